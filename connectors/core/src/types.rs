@@ -1,0 +1,205 @@
+//! The normalised objects every connector produces and the daemon stores.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::money::Money;
+
+/// Where an invoice stands, the same five states for every provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvoiceStatus {
+    /// Not issued yet: never chased.
+    Draft,
+    /// Issued and not fully paid.
+    Open,
+    /// Paid in full.
+    Paid,
+    /// Cancelled (or deleted at the source).
+    Void,
+    /// Written off by the merchant: not chased.
+    Uncollectible,
+}
+
+impl InvoiceStatus {
+    /// The stored spelling.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            InvoiceStatus::Draft => "draft",
+            InvoiceStatus::Open => "open",
+            InvoiceStatus::Paid => "paid",
+            InvoiceStatus::Void => "void",
+            InvoiceStatus::Uncollectible => "uncollectible",
+        }
+    }
+
+    /// Parses the stored spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "draft" => InvoiceStatus::Draft,
+            "open" => InvoiceStatus::Open,
+            "paid" => InvoiceStatus::Paid,
+            "void" => InvoiceStatus::Void,
+            "uncollectible" => InvoiceStatus::Uncollectible,
+            _ => return None,
+        })
+    }
+
+    /// Order of the lifecycle, used to break ties between two versions of an invoice stamped
+    /// with the same time: a later state never loses to an earlier one.
+    pub fn rank(&self) -> i32 {
+        match self {
+            InvoiceStatus::Draft => 0,
+            InvoiceStatus::Open => 1,
+            InvoiceStatus::Uncollectible => 2,
+            InvoiceStatus::Paid | InvoiceStatus::Void => 3,
+        }
+    }
+
+    /// True when nothing more is owed or chased.
+    pub fn is_closed(&self) -> bool {
+        matches!(
+            self,
+            InvoiceStatus::Paid | InvoiceStatus::Void | InvoiceStatus::Uncollectible
+        )
+    }
+}
+
+/// A customer as the provider describes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Customer {
+    /// The provider's id for the customer.
+    pub external_id: String,
+    /// Display name (company or person).
+    pub name: String,
+    /// Where reminders go, first one preferred.
+    pub emails: Vec<String>,
+    /// Phone number as the provider has it (not necessarily E.164).
+    pub phone: Option<String>,
+    /// Language for messages (`fr`, `en`, `fr-FR`); the company's when `None`.
+    pub locale: Option<String>,
+    /// IANA time zone (`Europe/Paris`); the company's when `None`.
+    pub time_zone: Option<String>,
+    /// When the provider last changed it, if it says.
+    pub source_updated_at: Option<DateTime<Utc>>,
+}
+
+/// What an invoice says about its customer, used only when the customer itself is not known
+/// yet (an invoice seen before its customer): it never overwrites a stored customer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomerHint {
+    /// Name printed on the invoice.
+    pub name: Option<String>,
+    /// E-mail printed on the invoice.
+    pub email: Option<String>,
+    /// Phone printed on the invoice.
+    pub phone: Option<String>,
+}
+
+/// An invoice in the shared schema.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Invoice {
+    /// The provider's id for the invoice.
+    pub external_id: String,
+    /// The number the customer sees.
+    pub number: String,
+    /// The provider's id for the customer.
+    pub customer_external_id: String,
+    /// Customer details printed on the invoice.
+    pub customer_hint: Option<CustomerHint>,
+    /// Date of issue.
+    pub issued_on: Option<NaiveDate>,
+    /// Due date; `None` when the invoice has none (then it is not chased).
+    pub due_on: Option<NaiveDate>,
+    /// Amount invoiced.
+    pub total: Money,
+    /// Amount still owed (zero once paid or void).
+    pub balance: Money,
+    /// Lifecycle state.
+    pub status: InvoiceStatus,
+    /// False for invoices the provider collects by itself (automatic card charges).
+    pub chase: bool,
+    /// Bill-to e-mail on the invoice, preferred over the customer's.
+    pub email: Option<String>,
+    /// Customer-facing page where the invoice can be paid.
+    pub payment_url: Option<String>,
+    /// When it was paid in full.
+    pub paid_at: Option<DateTime<Utc>>,
+    /// The provider's own time for this version of the invoice; an older version never
+    /// replaces a newer one.
+    pub source_updated_at: DateTime<Utc>,
+}
+
+/// A payment applied to an invoice.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Payment {
+    /// The provider's id for the payment.
+    pub external_id: String,
+    /// The provider's id for the invoice it pays.
+    pub invoice_external_id: String,
+    /// Amount applied to the invoice.
+    pub amount: Money,
+    /// When it was paid.
+    pub paid_at: DateTime<Utc>,
+    /// How (`card`, `transfer`, `payment_intent`...), free text.
+    pub method: Option<String>,
+}
+
+/// One change a connector observed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Change {
+    /// A customer was created or changed.
+    Customer(Customer),
+    /// An invoice was created or changed.
+    Invoice(Invoice),
+    /// A payment was recorded.
+    Payment(Payment),
+    /// An invoice was deleted at the source: it is treated as void.
+    InvoiceDeleted {
+        /// The provider's id for the invoice.
+        external_id: String,
+        /// When it was deleted.
+        at: DateTime<Utc>,
+    },
+}
+
+/// A provider event (from a webhook or from polling an events feed), applied at most once.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct InboundEvent {
+    /// The provider's event id; `None` for snapshots that need no de-duplication (listings).
+    pub id: Option<String>,
+    /// Event type as the provider names it, for the audit trail.
+    pub kind: String,
+    /// Changes carried in the event itself.
+    pub changes: Vec<Change>,
+    /// Objects to fetch afresh because the event names them without carrying them.
+    pub refetch: Vec<crate::connector::ObjectRef>,
+}
+
+/// What Relance did, as written back onto the source platform.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Activity {
+    /// Policy step id (`friendly`, `thank_you`).
+    pub step: String,
+    /// Channel used (`email`).
+    pub channel: String,
+    /// When it was delivered.
+    pub sent_at: DateTime<Utc>,
+    /// How many reminders this invoice has had so far, this one included.
+    pub reminders_sent: u32,
+    /// Amount chased.
+    pub amount: Option<Money>,
+    /// One line for humans (`reminder 2 sent by email on 14 Dec`).
+    pub summary: String,
+}
+
+/// A write-back request: one activity for one invoice.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WriteBack {
+    /// The provider's id for the invoice.
+    pub invoice_external_id: String,
+    /// Stable across retries of this write-back (for provider idempotency).
+    pub idempotency_key: String,
+    /// What to record.
+    pub activity: Activity,
+}
