@@ -1,1 +1,5 @@
-fn main() {}
+//! `relance`: see `relance --help`.
+
+fn main() -> std::process::ExitCode {
+    relance::cli::main()
+}

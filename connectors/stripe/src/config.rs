@@ -7,7 +7,7 @@ use serde::Deserialize;
 pub const DEFAULT_API_BASE: &str = "https://api.stripe.com";
 
 /// Settings of one Stripe account.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StripeConfig {
     /// Secret or restricted key (`sk_live_…`, `rk_live_…`), from `${STRIPE_SECRET_KEY}`.

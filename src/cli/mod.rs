@@ -1,0 +1,259 @@
+//! The `relance` command line: `check`, `migrate`, `sync`, `plan`, `run`.
+
+mod check;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result};
+use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
+use clap::{Parser, Subcommand, ValueEnum};
+use relance_core::{Clock, OffsetClock, SystemClock};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{self, Config};
+use crate::daemon::{self, App};
+use crate::planner::{self, Detail, PlanSettings};
+
+/// Relance chases unpaid invoices: it syncs them from your billing platforms, sends the
+/// reminders your policy describes, and stops the moment a payment arrives.
+#[derive(Debug, Parser)]
+#[command(name = "relance", version, about, long_about = None)]
+pub struct Cli {
+    /// Configuration file.
+    #[arg(
+        long,
+        global = true,
+        env = "RELANCE_CONFIG",
+        default_value = "relance.yaml"
+    )]
+    pub config: PathBuf,
+    /// Run as if it were this instant (RFC 3339, e.g. 2027-01-15T09:00:00Z): simulation and tests.
+    #[arg(long, global = true, env = "RELANCE_NOW", value_parser = parse_instant)]
+    pub now: Option<DateTime<Utc>>,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Output format of commands other tools may read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// For people.
+    Text,
+    /// Stable keys, for programs.
+    Json,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate the configuration (every error at once, with its YAML path) and show the setup.
+    Check,
+    /// Create or upgrade the database schema.
+    Migrate,
+    /// Pull invoices, customers and payments from the connectors.
+    Sync {
+        /// Only this connector.
+        #[arg(long)]
+        connector: Option<String>,
+        /// Start over with a full listing instead of the incremental cursor.
+        #[arg(long)]
+        full: bool,
+    },
+    /// Show which reminders would go out on a day, and why the others would not. Sends nothing.
+    Plan {
+        /// The day (YYYY-MM-DD, in the company's time zone) or an instant (RFC 3339).
+        #[arg(long, value_parser = parse_at)]
+        at: Option<At>,
+        /// Also list closed invoices that were never reminded.
+        #[arg(long)]
+        all: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Run the daemon: webhooks, periodic sync, planning, sending, write-back.
+    Run {
+        /// Run one full cycle (sync, plan, send, write back) and exit.
+        #[arg(long)]
+        once: bool,
+    },
+}
+
+/// `--at`: a day or an instant.
+#[derive(Debug, Clone, Copy)]
+pub enum At {
+    /// A day in the company's time zone.
+    Day(NaiveDate),
+    /// An instant.
+    Instant(DateTime<Utc>),
+}
+
+fn parse_instant(s: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|d| d.with_timezone(&Utc))
+        .map_err(|e| format!("`{s}` is not an RFC 3339 instant such as 2027-01-15T09:00:00Z ({e})"))
+}
+
+fn parse_at(s: &str) -> Result<At, String> {
+    if let Ok(d) = s.parse::<NaiveDate>() {
+        return Ok(At::Day(d));
+    }
+    parse_instant(s)
+        .map(At::Instant)
+        .map_err(|_| format!("`{s}` is neither a date (2027-01-15) nor an RFC 3339 instant"))
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn load(path: &std::path::Path) -> Result<Config, ExitCode> {
+    match config::load(path, &|name| std::env::var(name).ok()) {
+        Ok(c) => {
+            for w in &c.warnings {
+                tracing::warn!("{w}");
+            }
+            Ok(c)
+        }
+        Err(issues) => {
+            eprintln!("{}: {} problem(s):", path.display(), issues.0.len());
+            for i in &issues.0 {
+                eprintln!("  {}: {}", i.path, i.message);
+            }
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
+/// Entry point.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("relance: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("relance: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    let clock: Arc<dyn Clock> = match cli.now {
+        Some(at) => Arc::new(OffsetClock::starting_at(at)),
+        None => Arc::new(SystemClock),
+    };
+    if let Command::Check = cli.command {
+        return check::run(&cli.config, &clock).await;
+    }
+    let config = match load(&cli.config) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    match cli.command {
+        Command::Check => unreachable!("handled above"),
+        Command::Migrate => {
+            let store = crate::store::Store::connect(secrecy::ExposeSecret::expose_secret(
+                &config.database,
+            ))
+            .await?;
+            store.migrate().await.context("applying migrations")?;
+            println!("Database schema is up to date ({}).", store.backend_name());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sync { connector, full } => {
+            let app = App::start(config, clock).await?;
+            if let Some(id) = &connector
+                && app.connectors.get(id).is_none()
+            {
+                eprintln!("relance: no connector `{id}` in the configuration");
+                return Ok(ExitCode::from(2));
+            }
+            let results = output::sync_with_progress(&app, connector.as_deref(), full).await;
+            Ok(output::print_syncs(&results))
+        }
+        Command::Plan { at, all, format } => {
+            let tz = config.company.timezone;
+            let now = match at {
+                None => clock.now(),
+                Some(At::Instant(i)) => i,
+                // Midday in the company's time zone: well inside the day whatever the offset.
+                Some(At::Day(d)) => tz
+                    .from_local_datetime(
+                        &d.and_time(NaiveTime::from_hms_opt(12, 0, 0).expect("valid time")),
+                    )
+                    .earliest()
+                    .map(|t| t.with_timezone(&Utc))
+                    .unwrap_or_else(|| d.and_time(NaiveTime::MIN).and_utc()),
+            };
+            let app = App::start(config, clock).await?;
+            let domain = app.message_domain();
+            let settings = PlanSettings {
+                policy: &app.config.policy,
+                timezone: tz,
+                message_domain: &domain,
+            };
+            let detail = if all {
+                Detail::Everything
+            } else {
+                Detail::Reasons
+            };
+            let report = planner::plan(&app.store, settings, now, detail).await?;
+            output::print_plan(&report, format, &app.config.company.locale)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run { once } => {
+            let app = App::start(config, clock).await?;
+            let cancel = CancellationToken::new();
+            {
+                let cancel = cancel.clone();
+                tokio::spawn(async move {
+                    daemon::shutdown_signal().await;
+                    tracing::info!("shutting down: finishing in-flight work");
+                    cancel.cancel();
+                });
+            }
+            if once {
+                let report = app.cycle(&cancel).await?;
+                Ok(output::print_cycle(&app, &report))
+            } else {
+                app.serve(cancel).await?;
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+    }
+}

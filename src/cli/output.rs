@@ -1,0 +1,217 @@
+//! What the CLI prints: for people on stdout (logs go to stderr), JSON where asked.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Result;
+use indicatif::{ProgressBar, ProgressStyle};
+use relance_core::{Currency, Money};
+use rust_decimal::Decimal;
+
+use super::Format;
+use crate::channels::email::SmtpTarget;
+use crate::daemon::{App, CycleReport};
+use crate::planner::PlanReport;
+use crate::sync::{SyncError, SyncReport};
+use crate::templates::format;
+
+fn amount(text: &str, currency: &str, locale: &str) -> String {
+    match (text.parse::<Decimal>(), Currency::parse(currency)) {
+        (Ok(a), Ok(c)) => format::money(&Money::new(a, c), locale),
+        _ => format!("{text} {currency}"),
+    }
+}
+
+fn cut(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(n.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
+
+/// Syncs with a spinner on a terminal (pages and objects so far).
+pub async fn sync_with_progress(
+    app: &App,
+    only: Option<&str>,
+    full: bool,
+) -> Vec<(String, Result<SyncReport, SyncError>)> {
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(120));
+    let results = app
+        .sync_all(only, full, &mut |id, phase, pages, items| {
+            bar.set_message(format!("{id}: {phase}, {pages} pages, {items} objects"));
+        })
+        .await;
+    bar.finish_and_clear();
+    results
+}
+
+/// One line per connector; failure if any failed.
+pub fn print_syncs(results: &[(String, Result<SyncReport, SyncError>)]) -> ExitCode {
+    let mut failed = false;
+    for (id, r) in results {
+        match r {
+            Ok(s) => {
+                println!(
+                    "{id}: {} invoices, {} customers, {} payments written ({} pages, {} requests{}){}",
+                    s.stats.invoices,
+                    s.stats.customers,
+                    s.stats.payments,
+                    s.pages,
+                    s.requests,
+                    if s.stats.duplicates > 0 {
+                        format!(", {} events already applied", s.stats.duplicates)
+                    } else {
+                        String::new()
+                    },
+                    if s.stats.cancelled > 0 {
+                        format!("; {} pending reminders cancelled", s.stats.cancelled)
+                    } else {
+                        String::new()
+                    }
+                );
+                for w in &s.warnings {
+                    println!("  warning: {w}");
+                }
+            }
+            Err(e) => {
+                failed = true;
+                println!("{id}: FAILED: {e}");
+            }
+        }
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// The plan, for people or as JSON.
+pub fn print_plan(report: &PlanReport, format: Format, locale: &str) -> Result<()> {
+    if format == Format::Json {
+        println!("{}", serde_json::to_string_pretty(report)?);
+        return Ok(());
+    }
+    println!(
+        "Plan for {}: {} invoices considered.",
+        report.date, report.invoices
+    );
+    println!();
+    if report.actions.is_empty() {
+        println!("Nothing would be sent.");
+    } else {
+        println!("Would send ({}):", report.actions.len());
+        for a in &report.actions {
+            let days = a
+                .days_from_due
+                .map(|d| format!("{d:+}"))
+                .unwrap_or_default();
+            println!(
+                "  {:<16} {:<24} {:>14}  due {} ({:>4})  {:<10} {} → {}",
+                cut(&a.invoice, 16),
+                cut(&a.customer, 24),
+                amount(&a.amount, &a.currency, locale),
+                a.due_on
+                    .map(|d| d.to_string())
+                    .unwrap_or_else(|| "-".into()),
+                days,
+                a.step,
+                a.channel,
+                if a.recipients.is_empty() {
+                    "NO ADDRESS".to_string()
+                } else {
+                    a.recipients.join(", ")
+                }
+            );
+            if !a.missed.is_empty() {
+                println!(
+                    "  {:<16} missed steps recorded as skipped: {}",
+                    "",
+                    a.missed.join(", ")
+                );
+            }
+        }
+    }
+    if !report.held.is_empty() {
+        println!();
+        println!("Would not send ({}):", report.held.len());
+        for h in &report.held {
+            println!(
+                "  {:<16} {:<24} {:>14}  {}",
+                cut(&h.invoice, 16),
+                cut(&h.customer, 24),
+                amount(&h.amount, &h.currency, locale),
+                h.detail
+            );
+        }
+    }
+    if !report.counts.is_empty() {
+        println!();
+        let counts: Vec<String> = report
+            .counts
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        println!("Not sent, by reason: {}", counts.join(", "));
+    }
+    Ok(())
+}
+
+/// Summary of `run --once`.
+pub fn print_cycle(app: &App, report: &CycleReport) -> ExitCode {
+    for (id, r) in &report.syncs {
+        match r {
+            Ok(s) => println!(
+                "Synced {id}: {} invoices, {} customers, {} payments{}",
+                s.stats.invoices,
+                s.stats.customers,
+                s.stats.payments,
+                if s.warnings.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({} warnings)", s.warnings.len())
+                }
+            ),
+            Err(e) => println!("Sync of {id} FAILED: {e}"),
+        }
+        if let Ok(s) = r {
+            for w in &s.warnings {
+                println!("  warning: {w}");
+            }
+        }
+    }
+    let locale = &app.config.company.locale;
+    println!(
+        "Planned for {}: {} new reminder(s).",
+        report.plan.date, report.planned
+    );
+    for a in &report.plan.actions {
+        println!(
+            "  {:<16} {:<24} {:>14}  {:<10} → {}",
+            cut(&a.invoice, 16),
+            cut(&a.customer, 24),
+            amount(&a.amount, &a.currency, locale),
+            a.step,
+            a.recipients.join(", ")
+        );
+    }
+    let d = report.dispatch;
+    println!(
+        "Sent {}, failed {}, to retry {}, cancelled {}; written back {}.",
+        d.sent, d.failed, d.retried, d.cancelled, report.writeback.done
+    );
+    if let Some(email) = &app.config.email
+        && let SmtpTarget::Files(dir) = &email.target
+    {
+        println!("E-mails are written to {}", dir.display());
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,627 @@
+//! Builders for each top-level section of `relance.yaml`.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use relance_csv::CsvConfig;
+use relance_stripe::StripeConfig;
+use rust_decimal::Decimal;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_yaml_ng::{Mapping, Value};
+
+use super::duration::YamlDuration;
+use super::{
+    CompanyConfig, Config, ConnectorEntry, Ctx, DispatchConfig, Issues, ServerConfig, join,
+};
+use crate::channels::email::SmtpTarget;
+use crate::policy::config::{ChannelKind, Policy, Step, THANK_YOU_STEP, ThankYou};
+
+/// A provider's own section, by `kind`.
+#[derive(Debug)]
+pub enum ConnectorSettings {
+    /// `kind: stripe`.
+    Stripe(StripeConfig),
+    /// `kind: csv` (path already resolved).
+    Csv(CsvConfig),
+}
+
+impl ConnectorSettings {
+    /// The `kind:` value.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ConnectorSettings::Stripe(_) => "stripe",
+            ConnectorSettings::Csv(_) => "csv",
+        }
+    }
+}
+
+const CONNECTOR_KINDS: &[&str] = &["stripe", "csv"];
+
+/// `channels.email`.
+#[derive(Debug)]
+pub struct EmailConfig {
+    /// `smtp://user:pass@host:587` (STARTTLS when offered), `smtps://…`, or `file:///folder`.
+    pub smtp: SecretString,
+    /// The parsed target.
+    pub target: SmtpTarget,
+    /// `From:` (`Atelier Dupont <compta@…>`).
+    pub from: String,
+    /// `Reply-To:`.
+    pub reply_to: Option<String>,
+    /// When set, every message goes there instead of to customers (test mode).
+    pub test_recipient: Option<String>,
+    /// SMTP timeout per command.
+    pub timeout: Duration,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    #[serde(default = "default_listen")]
+    listen: String,
+    #[serde(default)]
+    public_url: Option<String>,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8080".into()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCompany {
+    name: String,
+    email: String,
+    #[serde(default = "default_timezone")]
+    timezone: String,
+    #[serde(default = "default_locale")]
+    locale: String,
+}
+
+fn default_timezone() -> String {
+    "Europe/Paris".into()
+}
+
+fn default_locale() -> String {
+    "fr".into()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawChannels {
+    #[serde(default)]
+    email: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEmail {
+    smtp: SecretString,
+    from: String,
+    #[serde(default)]
+    reply_to: Option<String>,
+    #[serde(default)]
+    test_recipient: Option<String>,
+    #[serde(default)]
+    timeout: Option<YamlDuration>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    #[serde(default = "default_max_automatic")]
+    max_automatic_reminders: u32,
+    #[serde(default)]
+    min_balance: Decimal,
+    #[serde(default)]
+    steps: Vec<Value>,
+    #[serde(default)]
+    thank_you: Option<ThankYou>,
+}
+
+const POLICY_KEYS: &[&str] = &[
+    "max_automatic_reminders",
+    "min_balance",
+    "steps",
+    "thank_you",
+];
+
+fn default_max_automatic() -> u32 {
+    2
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDispatch {
+    #[serde(default)]
+    interval: Option<YamlDuration>,
+    #[serde(default)]
+    lease: Option<YamlDuration>,
+    #[serde(default)]
+    batch: Option<u32>,
+    #[serde(default)]
+    max_attempts: Option<u32>,
+    #[serde(default)]
+    refresh_before_send: Option<bool>,
+}
+
+pub(super) fn build(
+    ctx: Ctx<'_>,
+    mut s: HashMap<String, Value>,
+    path: &Path,
+    issues: &mut Issues,
+) -> Option<Config> {
+    let mut warnings = Vec::new();
+    let database = database(ctx, s.remove("database"), issues);
+    let server = server(ctx, s.remove("server"), issues);
+    let company = match s.remove("company") {
+        Some(v) => company(ctx, v, issues),
+        None => {
+            issues.push("company", "missing section (name, email, timezone, locale)");
+            None
+        }
+    };
+    let connectors = connectors(ctx, s.remove("connectors"), &mut warnings, issues);
+    let email = channels(ctx, s.remove("channels"), &mut warnings, issues);
+    let templates = match s.remove("templates") {
+        Some(v) => ctx
+            .de::<PathBuf>(v, "templates", issues)
+            .map(|p| ctx.resolve(&p)),
+        None => Some(ctx.resolve(Path::new("templates"))),
+    };
+    let template_check = match (&templates, &company) {
+        (Some(t), Some(c)) => Some((t.as_path(), c.locale.as_str())),
+        _ => None,
+    };
+    let policy = match s.remove("policy") {
+        Some(v) => policy(ctx, v, email.is_some(), template_check, issues),
+        None => {
+            issues.push("policy", "missing section (steps, thank_you, …)");
+            None
+        }
+    };
+    let dispatch = dispatch(ctx, s.remove("dispatch"), issues);
+    Some(Config {
+        path: path.to_path_buf(),
+        base_dir: ctx.base_dir.to_path_buf(),
+        database: database?,
+        server: server?,
+        company: company?,
+        connectors: connectors?,
+        email,
+        policy: policy?,
+        templates: templates?,
+        dispatch: dispatch?,
+        warnings,
+    })
+}
+
+fn database(ctx: Ctx<'_>, v: Option<Value>, issues: &mut Issues) -> Option<SecretString> {
+    let url: String = match v {
+        Some(v) => ctx.de(v, "database", issues)?,
+        None => "sqlite://relance.db".into(),
+    };
+    if let Some(rest) = url.strip_prefix("sqlite:") {
+        let rest = rest.strip_prefix("//").unwrap_or(rest);
+        let (file, query) = match rest.split_once('?') {
+            Some((f, q)) => (f, Some(q)),
+            None => (rest, None),
+        };
+        if file.is_empty() {
+            issues.push(
+                "database",
+                "sqlite URL names no file (e.g. sqlite://relance.db)",
+            );
+            return None;
+        }
+        let resolved = if file == ":memory:" {
+            PathBuf::from(file)
+        } else {
+            ctx.resolve(Path::new(file))
+        };
+        let mut out = format!("sqlite://{}", resolved.display());
+        if let Some(q) = query {
+            out.push('?');
+            out.push_str(q);
+        }
+        Some(SecretString::from(out))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Some(SecretString::from(url))
+    } else {
+        issues.push(
+            "database",
+            "expected sqlite://FILE or postgres://USER@HOST/DB",
+        );
+        None
+    }
+}
+
+fn server(ctx: Ctx<'_>, v: Option<Value>, issues: &mut Issues) -> Option<ServerConfig> {
+    let raw: RawServer = match v {
+        Some(v) => ctx.de(v, "server", issues)?,
+        None => RawServer {
+            listen: default_listen(),
+            public_url: None,
+        },
+    };
+    let listen = raw
+        .listen
+        .parse()
+        .map_err(|_| {
+            issues.push(
+                "server.listen",
+                format!(
+                    "`{}` is not an address:port (e.g. 127.0.0.1:8080)",
+                    raw.listen
+                ),
+            )
+        })
+        .ok();
+    let public_url = match raw.public_url {
+        Some(u) => match url::Url::parse(&u) {
+            Ok(u) if u.scheme() == "http" || u.scheme() == "https" => Some(Some(u)),
+            _ => {
+                issues.push("server.public_url", format!("`{u}` is not an http(s) URL"));
+                None
+            }
+        },
+        None => Some(None),
+    };
+    Some(ServerConfig {
+        listen: listen?,
+        public_url: public_url?,
+    })
+}
+
+fn company(ctx: Ctx<'_>, v: Value, issues: &mut Issues) -> Option<CompanyConfig> {
+    let raw: RawCompany = ctx.de(v, "company", issues)?;
+    let timezone = raw
+        .timezone
+        .parse()
+        .map_err(|_| {
+            issues.push(
+                "company.timezone",
+                format!("unknown time zone `{}` (e.g. Europe/Paris)", raw.timezone),
+            )
+        })
+        .ok();
+    if !raw.email.contains('@') {
+        issues.push(
+            "company.email",
+            format!("`{}` is not an e-mail address", raw.email),
+        );
+    }
+    if raw.name.trim().is_empty() {
+        issues.push("company.name", "is empty");
+    }
+    Some(CompanyConfig {
+        name: raw.name,
+        email: raw.email,
+        timezone: timezone?,
+        locale: raw.locale.to_ascii_lowercase(),
+    })
+}
+
+fn take_string(map: &mut Mapping, key: &str, path: &str, issues: &mut Issues) -> Option<String> {
+    match map.remove(key) {
+        Some(Value::String(s)) => Some(s),
+        Some(_) => {
+            issues.push(&join(path, key), "expected a string");
+            None
+        }
+        None => None,
+    }
+}
+
+fn connectors(
+    ctx: Ctx<'_>,
+    v: Option<Value>,
+    warnings: &mut Vec<String>,
+    issues: &mut Issues,
+) -> Option<Vec<ConnectorEntry>> {
+    let items = match v {
+        Some(Value::Sequence(items)) => items,
+        Some(Value::Null) | None => {
+            warnings.push("no connectors configured: nothing will be synced".into());
+            return Some(Vec::new());
+        }
+        Some(_) => {
+            issues.push("connectors", "expected a list of connectors");
+            return None;
+        }
+    };
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
+    let mut ok = true;
+    for (i, item) in items.into_iter().enumerate() {
+        let path = format!("connectors[{i}]");
+        let Value::Mapping(mut map) = item else {
+            issues.push(&path, "expected a mapping with id and kind");
+            ok = false;
+            continue;
+        };
+        let id = take_string(&mut map, "id", &path, issues);
+        let kind = take_string(&mut map, "kind", &path, issues);
+        let poll_interval = match map.remove("poll_interval") {
+            Some(v) => ctx
+                .de::<YamlDuration>(v, &join(&path, "poll_interval"), issues)
+                .map(|d| d.0),
+            None => Some(Duration::from_secs(600)),
+        };
+        let Some(id) = id else {
+            issues.push(&join(&path, "id"), "missing (e.g. id: stripe-main)");
+            ok = false;
+            continue;
+        };
+        if id.is_empty()
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            issues.push(
+                &join(&path, "id"),
+                format!("`{id}` must be letters, digits, - or _ (it appears in webhook URLs)"),
+            );
+            ok = false;
+        }
+        if !seen.insert(id.clone()) {
+            issues.push(&join(&path, "id"), format!("`{id}` is used twice"));
+            ok = false;
+        }
+        let rest = Value::Mapping(map);
+        let settings = match kind.as_deref() {
+            Some("stripe") => ctx.de::<StripeConfig>(rest, &path, issues).map(|c| {
+                for (field, message) in c.validate() {
+                    issues.push(&join(&path, &field), message);
+                }
+                if !ctx.is_referenced(&join(&path, "api_key")) {
+                    warnings.push(format!(
+                        "{path}.api_key is written in the file; prefer ${{STRIPE_SECRET_KEY}}"
+                    ));
+                }
+                ConnectorSettings::Stripe(c)
+            }),
+            Some("csv") => ctx.de::<CsvConfig>(rest, &path, issues).map(|mut c| {
+                c.path = ctx.resolve(&c.path);
+                if !c.path.exists() {
+                    warnings.push(format!(
+                        "{path}.path: {} does not exist yet",
+                        c.path.display()
+                    ));
+                }
+                ConnectorSettings::Csv(c)
+            }),
+            Some(other) => {
+                issues.push(
+                    &join(&path, "kind"),
+                    format!(
+                        "unknown connector kind `{other}`, expected one of {}",
+                        CONNECTOR_KINDS.join(", ")
+                    ),
+                );
+                None
+            }
+            None => {
+                issues.push(
+                    &join(&path, "kind"),
+                    format!("missing, expected one of {}", CONNECTOR_KINDS.join(", ")),
+                );
+                None
+            }
+        };
+        match (settings, poll_interval) {
+            (Some(settings), Some(poll_interval)) => out.push(ConnectorEntry {
+                id,
+                poll_interval,
+                settings,
+            }),
+            _ => ok = false,
+        }
+    }
+    ok.then_some(out)
+}
+
+fn channels(
+    ctx: Ctx<'_>,
+    v: Option<Value>,
+    warnings: &mut Vec<String>,
+    issues: &mut Issues,
+) -> Option<EmailConfig> {
+    let raw: RawChannels = ctx.de(v?, "channels", issues)?;
+    let raw: RawEmail = ctx.de(raw.email?, "channels.email", issues)?;
+    let target = SmtpTarget::parse(raw.smtp.expose_secret(), ctx.base_dir)
+        .map_err(|e| issues.push("channels.email.smtp", e))
+        .ok();
+    let mut ok = true;
+    if raw.from.parse::<lettre::message::Mailbox>().is_err() {
+        issues.push(
+            "channels.email.from",
+            format!(
+                "`{}` is not a mailbox (e.g. \"Atelier <compta@atelier.fr>\")",
+                raw.from
+            ),
+        );
+        ok = false;
+    }
+    for (key, value) in [
+        ("reply_to", &raw.reply_to),
+        ("test_recipient", &raw.test_recipient),
+    ] {
+        if let Some(v) = value
+            && v.parse::<lettre::message::Mailbox>().is_err()
+        {
+            issues.push(
+                &format!("channels.email.{key}"),
+                format!("`{v}` is not an e-mail address"),
+            );
+            ok = false;
+        }
+    }
+    if let Some(t) = &raw.test_recipient {
+        warnings.push(format!(
+            "test mode: every message goes to {t} instead of the customers"
+        ));
+    }
+    let target = target?;
+    ok.then_some(EmailConfig {
+        smtp: raw.smtp,
+        target,
+        from: raw.from,
+        reply_to: raw.reply_to,
+        test_recipient: raw.test_recipient,
+        timeout: raw.timeout.map(|d| d.0).unwrap_or(Duration::from_secs(30)),
+    })
+}
+
+fn policy(
+    ctx: Ctx<'_>,
+    v: Value,
+    has_email: bool,
+    templates: Option<(&Path, &str)>,
+    issues: &mut Issues,
+) -> Option<Policy> {
+    // Unknown keys are reported here so that they do not hide errors in the steps.
+    let v = match v {
+        Value::Mapping(mut map) => {
+            let unknown: Vec<Value> = map
+                .keys()
+                .filter(|k| !k.as_str().is_some_and(|k| POLICY_KEYS.contains(&k)))
+                .cloned()
+                .collect();
+            for k in unknown {
+                map.remove(&k);
+                let name = k
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| format!("{k:?}"));
+                issues.push(
+                    &format!("policy.{name}"),
+                    format!(
+                        "unknown field `{name}`, expected one of {}",
+                        POLICY_KEYS.join(", ")
+                    ),
+                );
+            }
+            Value::Mapping(map)
+        }
+        other => other,
+    };
+    let raw: RawPolicy = ctx.de(v, "policy", issues)?;
+    let mut ok = true;
+    let mut steps = Vec::new();
+    let mut ids = HashSet::new();
+    let check_channel = |channel: ChannelKind, path: &str, issues: &mut Issues| match channel {
+        ChannelKind::Email if !has_email => {
+            issues.push(
+                path,
+                "email channel used but channels.email is not configured",
+            );
+            false
+        }
+        ChannelKind::Email => true,
+    };
+    for (i, v) in raw.steps.into_iter().enumerate() {
+        let path = format!("policy.steps[{i}]");
+        let Some(step) = ctx.de::<Step>(v, &path, issues) else {
+            ok = false;
+            continue;
+        };
+        if step.id.is_empty()
+            || !step
+                .id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            issues.push(&join(&path, "id"), "must be letters, digits, - or _");
+            ok = false;
+        }
+        if step.id == THANK_YOU_STEP {
+            issues.push(
+                &join(&path, "id"),
+                "`thank_you` is reserved for policy.thank_you",
+            );
+            ok = false;
+        }
+        if !ids.insert(step.id.clone()) {
+            issues.push(&join(&path, "id"), format!("`{}` is used twice", step.id));
+            ok = false;
+        }
+        ok &= check_channel(step.channel, &join(&path, "channel"), issues);
+        steps.push(step);
+    }
+    if let Some(t) = &raw.thank_you {
+        ok &= check_channel(t.channel, "policy.thank_you.channel", issues);
+    }
+    if raw.min_balance < Decimal::ZERO {
+        issues.push("policy.min_balance", "must not be negative");
+        ok = false;
+    }
+    let mut policy = Policy {
+        max_automatic_reminders: raw.max_automatic_reminders,
+        min_balance: raw.min_balance,
+        steps,
+        thank_you: raw.thank_you,
+    };
+    if let (Some((dir, locale)), true) = (templates, ok) {
+        check_templates(dir, locale, &policy, issues);
+    }
+    // Stable: steps on the same day keep their written order.
+    policy.steps.sort_by_key(|s| s.offset_days);
+    ok.then_some(policy)
+}
+
+fn dispatch(ctx: Ctx<'_>, v: Option<Value>, issues: &mut Issues) -> Option<DispatchConfig> {
+    let raw: RawDispatch = match v {
+        Some(v) => ctx.de(v, "dispatch", issues)?,
+        None => RawDispatch::default(),
+    };
+    let d = DispatchConfig {
+        interval: raw.interval.map_or(Duration::from_secs(60), |d| d.0),
+        lease: raw.lease.map_or(Duration::from_secs(300), |d| d.0),
+        batch: raw.batch.unwrap_or(50),
+        max_attempts: raw.max_attempts.unwrap_or(8),
+        refresh_before_send: raw.refresh_before_send.unwrap_or(true),
+    };
+    if d.batch == 0 {
+        issues.push("dispatch.batch", "must be at least 1");
+        return None;
+    }
+    if d.max_attempts == 0 {
+        issues.push("dispatch.max_attempts", "must be at least 1");
+        return None;
+    }
+    Some(d)
+}
+
+fn check_templates(dir: &Path, locale: &str, policy: &Policy, issues: &mut Issues) {
+    if !dir.is_dir() {
+        issues.push(
+            "templates",
+            format!("folder {} does not exist", dir.display()),
+        );
+        return;
+    }
+    let mut check = |template: &str, path: String| {
+        for part in ["subject", "txt"] {
+            let file = dir.join(format!("{template}.{locale}.{part}"));
+            if !file.is_file() {
+                issues.push(
+                    &path,
+                    format!(
+                        "template `{template}` has no {} (company.locale is {locale})",
+                        file.display()
+                    ),
+                );
+                return;
+            }
+        }
+    };
+    for (i, step) in policy.steps.iter().enumerate() {
+        check(&step.template, format!("policy.steps[{i}].template"));
+    }
+    if let Some(t) = &policy.thank_you {
+        check(&t.template, "policy.thank_you.template".into());
+    }
+}

@@ -1,0 +1,422 @@
+//! Dispatch: claim due reminders with a lease, re-read the invoice under the claim (and
+//! refresh it from its provider), render, send, and record the outcome with the write-back in
+//! the same transaction. Transient failures are retried with backoff; permanent ones are
+//! recorded and never retried.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use relance_core::{Activity, Change, Clock, InboundEvent, InvoiceStatus, ObjectRef, WriteBack};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::channels::{Channel, ChannelError, OutgoingMessage};
+use crate::config::{CompanyConfig, DispatchConfig};
+use crate::connectors::Connectors;
+use crate::failpoint;
+use crate::planner::day_in;
+use crate::policy::config::{ChannelKind, Policy, THANK_YOU_STEP};
+use crate::store::{
+    ClaimedReminder, CustomerRow, InvoiceRow, ReminderStatus, Store, StoreError, WriteBackRequest,
+};
+use crate::templates::{InvoiceView, MessageContext, Party, Templates};
+
+/// Counts of one dispatch round.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct DispatchStats {
+    /// Delivered.
+    pub sent: u32,
+    /// Given up (permanent error or too many attempts).
+    pub failed: u32,
+    /// Put back for a later attempt.
+    pub retried: u32,
+    /// Not sent: the invoice changed (paid, paused...).
+    pub cancelled: u32,
+}
+
+/// Everything the dispatcher uses.
+pub struct Dispatcher {
+    /// The store.
+    pub store: Store,
+    /// Channels by kind.
+    pub channels: HashMap<ChannelKind, Arc<dyn Channel>>,
+    /// Templates.
+    pub templates: Arc<Templates>,
+    /// Connectors (fresh state before sending, write-back capability).
+    pub connectors: Connectors,
+    /// The policy (minimum balance).
+    pub policy: Policy,
+    /// The business.
+    pub company: CompanyConfig,
+    /// Outbox settings.
+    pub settings: DispatchConfig,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// This worker's lease owner id.
+    pub owner: String,
+}
+
+/// Delay before attempt `attempts + 1` of a transiently failing reminder.
+pub fn backoff(attempts: i32) -> TimeDelta {
+    const STEPS: [i64; 8] = [60, 300, 900, 3600, 7200, 14400, 28800, 43200];
+    let i = usize::try_from(attempts.max(1) - 1)
+        .unwrap_or(0)
+        .min(STEPS.len() - 1);
+    TimeDelta::seconds(STEPS[i])
+}
+
+enum Outcome {
+    Sent,
+    Failed,
+    Retried,
+    Cancelled,
+}
+
+impl Dispatcher {
+    /// Sends what is due now, batch after batch, until nothing is due or `cancel` fires (then
+    /// claimed rows not yet sent are given back).
+    pub async fn run_once(&self, cancel: &CancellationToken) -> Result<DispatchStats, StoreError> {
+        let mut stats = DispatchStats::default();
+        loop {
+            let now = self.clock.now();
+            let lease_until =
+                now + TimeDelta::from_std(self.settings.lease).unwrap_or(TimeDelta::minutes(5));
+            let batch = self
+                .store
+                .claim_reminders(
+                    &self.owner,
+                    now,
+                    lease_until,
+                    i64::from(self.settings.batch),
+                )
+                .await?;
+            if batch.is_empty() {
+                return Ok(stats);
+            }
+            let mut rows = batch.into_iter();
+            for row in rows.by_ref() {
+                if cancel.is_cancelled() {
+                    self.store
+                        .unclaim_reminder(row.id, &self.owner, self.clock.now())
+                        .await?;
+                    continue;
+                }
+                match self.process(&row).await? {
+                    Outcome::Sent => stats.sent += 1,
+                    Outcome::Failed => stats.failed += 1,
+                    Outcome::Retried => stats.retried += 1,
+                    Outcome::Cancelled => stats.cancelled += 1,
+                }
+            }
+            if cancel.is_cancelled() {
+                return Ok(stats);
+            }
+        }
+    }
+
+    async fn release(
+        &self,
+        row: &ClaimedReminder,
+        status: ReminderStatus,
+        reason: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        self.store
+            .release_reminder(
+                row.id,
+                &self.owner,
+                status,
+                reason,
+                retry_at,
+                self.clock.now(),
+            )
+            .await
+    }
+
+    async fn cancel(&self, row: &ClaimedReminder, reason: &str) -> Result<Outcome, StoreError> {
+        tracing::info!(reminder = %row.key, step = %row.step, reason, "reminder cancelled");
+        self.release(row, ReminderStatus::Cancelled, reason, None)
+            .await?;
+        Ok(Outcome::Cancelled)
+    }
+
+    /// Re-reads the invoice from its provider, when it can, and stores the fresh version: a
+    /// payment seen there stops the reminder even if its webhook has not arrived.
+    async fn refresh(&self, invoice: &InvoiceRow) -> Result<(), StoreError> {
+        let Some(connector) = self.connectors.get(&invoice.connector_id) else {
+            return Ok(());
+        };
+        if !self.settings.refresh_before_send || !connector.capabilities().fetch {
+            return Ok(());
+        }
+        match connector
+            .fetch(&[ObjectRef::invoice(invoice.external_id.clone())])
+            .await
+        {
+            Ok(changes) => {
+                let fresh: Vec<Change> = changes;
+                let event = InboundEvent {
+                    kind: "refresh".into(),
+                    changes: fresh,
+                    ..InboundEvent::default()
+                };
+                self.store
+                    .apply(
+                        &invoice.connector_id,
+                        "refresh",
+                        &[event],
+                        None,
+                        0,
+                        self.clock.now(),
+                    )
+                    .await?;
+            }
+            Err(e) => tracing::warn!(
+                connector = %invoice.connector_id, invoice = %invoice.number, error = %e,
+                "could not refresh the invoice before reminding; using the stored state"
+            ),
+        }
+        Ok(())
+    }
+
+    /// Why this reminder must not go out any more, if so.
+    fn stale(
+        &self,
+        row: &ClaimedReminder,
+        invoice: &InvoiceRow,
+        customer: &CustomerRow,
+    ) -> Option<String> {
+        let status = invoice.status();
+        if row.step == THANK_YOU_STEP {
+            return (status != InvoiceStatus::Paid)
+                .then(|| format!("invoice is {}", status.as_str()));
+        }
+        let today = day_in(self.clock.now(), self.company.timezone);
+        if status != InvoiceStatus::Open {
+            return Some(format!("invoice {} before sending", status.as_str()));
+        }
+        if !invoice.chase {
+            return Some("invoice is collected automatically".into());
+        }
+        if customer.excluded {
+            return Some("customer excluded".into());
+        }
+        if let Some(until) = [invoice.paused_until, customer.paused_until]
+            .into_iter()
+            .flatten()
+            .filter(|u| *u >= today)
+            .max()
+        {
+            return Some(format!("paused until {until}"));
+        }
+        let balance = invoice.balance();
+        if balance.is_settled() || balance.amount < self.policy.min_balance {
+            return Some(format!("balance {balance} below the minimum"));
+        }
+        None
+    }
+
+    fn message(
+        &self,
+        row: &ClaimedReminder,
+        invoice: &InvoiceRow,
+        customer: &CustomerRow,
+    ) -> Result<OutgoingMessage, String> {
+        let to: Vec<String> = match &invoice.email {
+            Some(e) if !e.trim().is_empty() => vec![e.trim().to_string()],
+            _ => customer.email_list(),
+        };
+        if to.is_empty() {
+            return Err(format!("customer {} has no e-mail address", customer.name));
+        }
+        let wanted: Vec<&str> = customer
+            .locale
+            .as_deref()
+            .into_iter()
+            .chain(std::iter::once(self.company.locale.as_str()))
+            .collect();
+        let locale = self
+            .templates
+            .resolve_locale(&row.template, &wanted)
+            .ok_or_else(|| format!("template {} has no subject/txt files", row.template))?;
+        let now = self.clock.now();
+        let today = day_in(now, self.company.timezone);
+        let view = InvoiceView::new(
+            &invoice.number,
+            &invoice.total(),
+            &invoice.balance(),
+            invoice.issued_on,
+            invoice.due_on,
+            invoice.payment_url.as_deref(),
+            &locale,
+            today,
+        );
+        let context = MessageContext {
+            company: Party {
+                name: self.company.name.clone(),
+                email: self.company.email.clone(),
+            },
+            customer: Party {
+                name: customer.name.clone(),
+                email: to.join(", "),
+            },
+            invoices: vec![view.clone()],
+            invoice: view,
+            step: row.step.clone(),
+            today: crate::templates::format::date(today, &locale),
+            locale: locale.clone(),
+        };
+        let rendered = self
+            .templates
+            .render(&row.template, &locale, &context)
+            .map_err(|e| e.to_string())?;
+        Ok(OutgoingMessage {
+            to,
+            to_name: Some(customer.name.clone()),
+            subject: rendered.subject,
+            text: rendered.text,
+            html: rendered.html,
+            message_id: row.message_id.clone(),
+            reference: row.key.clone(),
+            attachments: Vec::new(),
+            sent_at: now,
+        })
+    }
+
+    async fn process(&self, row: &ClaimedReminder) -> Result<Outcome, StoreError> {
+        let span = tracing::info_span!("dispatch", reminder = %row.key, step = %row.step);
+        self.process_in_span(row).instrument(span).await
+    }
+
+    async fn process_in_span(&self, row: &ClaimedReminder) -> Result<Outcome, StoreError> {
+        let Some(invoice_id) = row.invoice_id else {
+            return self.cancel(row, "reminder names no invoice").await;
+        };
+        if let Some(note) = &row.last_error
+            && note == crate::store::INTERRUPTED
+        {
+            tracing::warn!(message_id = %row.message_id, "resending after an interrupted attempt");
+        }
+        let Some((invoice, _)) = self.store.invoice_with_customer(invoice_id).await? else {
+            return self.cancel(row, "invoice no longer exists").await;
+        };
+        self.refresh(&invoice).await?;
+        let Some((invoice, customer)) = self.store.invoice_with_customer(invoice_id).await? else {
+            return self.cancel(row, "invoice no longer exists").await;
+        };
+        if let Some(reason) = self.stale(row, &invoice, &customer) {
+            return self.cancel(row, &reason).await;
+        }
+        failpoint::hit("dispatch.after_claim");
+        let kind = match row.channel.as_str() {
+            "email" => ChannelKind::Email,
+            other => {
+                let reason = format!("unknown channel {other}");
+                self.release(row, ReminderStatus::Failed, &reason, None)
+                    .await?;
+                return Ok(Outcome::Failed);
+            }
+        };
+        let Some(channel) = self.channels.get(&kind) else {
+            let reason = format!("channel {} is not configured", kind.as_str());
+            self.release(row, ReminderStatus::Failed, &reason, None)
+                .await?;
+            return Ok(Outcome::Failed);
+        };
+        let message = match self.message(row, &invoice, &customer) {
+            Ok(m) => m,
+            Err(reason) => {
+                tracing::error!(error = %reason, "cannot build the reminder");
+                self.release(row, ReminderStatus::Failed, &reason, None)
+                    .await?;
+                return Ok(Outcome::Failed);
+            }
+        };
+        match channel.send(&message).await {
+            Ok(delivery) => {
+                failpoint::hit("dispatch.after_send");
+                let now = self.clock.now();
+                let recipients = delivery.recipients.join(", ");
+                let connector = self.connectors.get(&invoice.connector_id);
+                let writes_back = connector.is_some_and(|c| c.capabilities().write_back);
+                let amount = if row.step == THANK_YOU_STEP {
+                    invoice.total()
+                } else {
+                    invoice.balance()
+                };
+                let payload = |count: u32| {
+                    let ordinal = if row.step == THANK_YOU_STEP {
+                        "thank-you".to_string()
+                    } else {
+                        format!("reminder {count}")
+                    };
+                    let request = WriteBack {
+                        invoice_external_id: invoice.external_id.clone(),
+                        idempotency_key: format!("{}-{}", invoice.connector_id, row.key),
+                        activity: Activity {
+                            step: row.step.clone(),
+                            channel: row.channel.clone(),
+                            sent_at: now,
+                            reminders_sent: count,
+                            amount: Some(amount),
+                            summary: format!(
+                                "{ordinal} ({}) sent by {} on {}",
+                                row.step,
+                                row.channel,
+                                now.format("%Y-%m-%d")
+                            ),
+                        },
+                    };
+                    serde_json::to_string(&request).expect("write-back serialises")
+                };
+                let writeback = writes_back.then_some(WriteBackRequest {
+                    connector_id: &invoice.connector_id,
+                    invoice_id: invoice.id,
+                    payload: &payload,
+                });
+                self.store
+                    .mark_sent(row.id, &recipients, now, writeback)
+                    .await?;
+                tracing::info!(
+                    invoice = %invoice.number, to = %recipients, message_id = %row.message_id,
+                    detail = %delivery.detail, "reminder sent"
+                );
+                Ok(Outcome::Sent)
+            }
+            Err(ChannelError::Permanent(e)) => {
+                tracing::error!(invoice = %invoice.number, error = %e, "reminder refused: not retried");
+                self.release(row, ReminderStatus::Failed, &e, None).await?;
+                Ok(Outcome::Failed)
+            }
+            Err(ChannelError::Transient(e)) => {
+                if row.attempts >= self.settings.max_attempts as i32 {
+                    let reason = format!("gave up after {} attempts: {e}", row.attempts);
+                    tracing::error!(invoice = %invoice.number, error = %reason, "reminder failed");
+                    self.release(row, ReminderStatus::Failed, &reason, None)
+                        .await?;
+                    return Ok(Outcome::Failed);
+                }
+                let retry_at = self.clock.now() + backoff(row.attempts);
+                tracing::warn!(invoice = %invoice.number, error = %e, %retry_at, "reminder delayed");
+                self.release(row, ReminderStatus::Pending, &e, Some(retry_at))
+                    .await?;
+                Ok(Outcome::Retried)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_then_caps() {
+        assert_eq!(backoff(1), TimeDelta::minutes(1));
+        assert_eq!(backoff(2), TimeDelta::minutes(5));
+        assert_eq!(backoff(4), TimeDelta::hours(1));
+        assert_eq!(backoff(50), TimeDelta::hours(12));
+        assert_eq!(backoff(0), TimeDelta::minutes(1));
+    }
+}

@@ -1,0 +1,21 @@
+//! Relance: chases unpaid invoices from QuickBooks Online, Salesforce and Stripe.
+//!
+//! The flow of one invoice: connectors [`sync`] it into the [`store`], the pure [`policy`]
+//! decides what is due, the [`planner`] writes it to the outbox, the [`dispatch`]er sends it
+//! through a [`channels`] implementation, and [`writeback`] records it on the source platform.
+//! [`daemon`] wires it all; [`server`] takes webhooks.
+
+pub mod channels;
+pub mod cli;
+pub mod config;
+pub mod connectors;
+pub mod daemon;
+pub mod dispatch;
+pub mod failpoint;
+pub mod planner;
+pub mod policy;
+pub mod server;
+pub mod store;
+pub mod sync;
+pub mod templates;
+pub mod writeback;

@@ -1,0 +1,438 @@
+//! The reminder policy: a pure function of (invoice, customer and its history, reminders
+//! already planned or sent, policy, today) → the one action due today, or why there is none.
+//! No I/O and no clock: `today` is a parameter, so any date can be planned and tested.
+
+pub mod config;
+
+use std::fmt;
+
+use chrono::NaiveDate;
+use relance_core::InvoiceStatus;
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use config::{ChannelKind, Policy, Step, THANK_YOU_STEP};
+
+/// Where a reminder row stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReminderState {
+    /// Planned, waiting to be sent.
+    Pending,
+    /// Claimed by a worker.
+    Sending,
+    /// Delivered.
+    Sent,
+    /// Gave up (bad address, too many attempts).
+    Failed,
+    /// Not sent on purpose (missed window, limit).
+    Skipped,
+    /// Invoice closed before sending.
+    Cancelled,
+}
+
+impl ReminderState {
+    /// Parses the stored spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pending" => ReminderState::Pending,
+            "sending" => ReminderState::Sending,
+            "sent" => ReminderState::Sent,
+            "failed" => ReminderState::Failed,
+            "skipped" => ReminderState::Skipped,
+            "cancelled" => ReminderState::Cancelled,
+            _ => return None,
+        })
+    }
+
+    /// The stored spelling.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ReminderState::Pending => "pending",
+            ReminderState::Sending => "sending",
+            ReminderState::Sent => "sent",
+            ReminderState::Failed => "failed",
+            ReminderState::Skipped => "skipped",
+            ReminderState::Cancelled => "cancelled",
+        }
+    }
+
+    /// Sent or on its way: counts against the automatic limit.
+    pub fn counts(&self) -> bool {
+        matches!(
+            self,
+            ReminderState::Pending | ReminderState::Sending | ReminderState::Sent
+        )
+    }
+}
+
+/// What the policy needs to know about an invoice.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvoiceFacts {
+    /// Lifecycle.
+    pub status: InvoiceStatus,
+    /// Chased by reminders at all.
+    pub chase: bool,
+    /// Due date.
+    pub due_on: Option<NaiveDate>,
+    /// Amount still owed (in the invoice's currency).
+    pub balance: Decimal,
+    /// Paused until this date (a promise to pay, a dispute).
+    pub paused_until: Option<NaiveDate>,
+}
+
+/// The customer's payment history, from the store.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CustomerHistory {
+    /// Invoices paid.
+    pub paid_invoices: u32,
+    /// Average days late over paid invoices (0 when paid on time or early).
+    pub average_days_late: Decimal,
+}
+
+/// What the policy needs to know about a customer.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CustomerFacts {
+    /// Never chased.
+    pub excluded: bool,
+    /// Paused until this date.
+    pub paused_until: Option<NaiveDate>,
+    /// Payment history.
+    pub history: CustomerHistory,
+}
+
+/// A reminder already in the outbox for this invoice.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReminderFact {
+    /// Step id (`thank_you` for the thank-you).
+    pub step: String,
+    /// Where it stands.
+    pub state: ReminderState,
+    /// Sent without a person.
+    pub automatic: bool,
+    /// Day it was planned for.
+    pub planned_on: NaiveDate,
+}
+
+/// Everything the policy reads for one invoice.
+#[derive(Debug, Clone, Copy)]
+pub struct PlanInput<'a> {
+    /// The invoice.
+    pub invoice: &'a InvoiceFacts,
+    /// Its customer.
+    pub customer: &'a CustomerFacts,
+    /// Its reminders so far.
+    pub reminders: &'a [ReminderFact],
+}
+
+/// A step the policy wants sent today.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Planned {
+    /// Step id.
+    pub step: String,
+    /// `reminder` or `thank_you`.
+    pub kind: &'static str,
+    /// Channel.
+    pub channel: ChannelKind,
+    /// Template name.
+    pub template: String,
+    /// Sent without a person.
+    pub automatic: bool,
+    /// Days from the due date (None for the thank-you).
+    pub offset_days: Option<i32>,
+}
+
+/// Why nothing goes out today.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum Hold {
+    /// Paid, and no thank-you due.
+    Paid,
+    /// Cancelled at the source.
+    Void,
+    /// Written off.
+    Uncollectible,
+    /// Not issued yet.
+    Draft,
+    /// Collected by the provider itself (automatic charge).
+    NotChased,
+    /// No due date to count from.
+    NoDueDate,
+    /// The customer is excluded from reminders.
+    Excluded,
+    /// Paused by a person.
+    Paused {
+        /// Until when.
+        until: NaiveDate,
+    },
+    /// Owes less than `policy.min_balance`.
+    BelowMinimum {
+        /// Owed.
+        balance: Decimal,
+        /// Threshold.
+        minimum: Decimal,
+    },
+    /// No step fits yet.
+    NotYetDue {
+        /// Next step.
+        next_step: String,
+        /// Its day.
+        on: NaiveDate,
+    },
+    /// Today's step is already in the outbox.
+    AlreadyPlanned {
+        /// Step.
+        step: String,
+        /// Its state.
+        state: ReminderState,
+        /// Its day.
+        planned_on: NaiveDate,
+        /// Next step, if any.
+        next_step: Option<String>,
+        /// Its day.
+        next_on: Option<NaiveDate>,
+    },
+    /// `max_automatic_reminders` reached: later steps need a person.
+    LimitReached {
+        /// Step that would be due.
+        step: String,
+        /// Automatic reminders already sent or planned.
+        sent: u32,
+        /// The limit.
+        max: u32,
+    },
+    /// Thank-you already sent.
+    ThankedAlready,
+}
+
+impl Hold {
+    /// A short machine code (`paid`, `not_yet_due`...).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Hold::Paid => "paid",
+            Hold::Void => "void",
+            Hold::Uncollectible => "uncollectible",
+            Hold::Draft => "draft",
+            Hold::NotChased => "not_chased",
+            Hold::NoDueDate => "no_due_date",
+            Hold::Excluded => "excluded",
+            Hold::Paused { .. } => "paused",
+            Hold::BelowMinimum { .. } => "below_minimum",
+            Hold::NotYetDue { .. } => "not_yet_due",
+            Hold::AlreadyPlanned { .. } => "already_sent",
+            Hold::LimitReached { .. } => "step_limit_reached",
+            Hold::ThankedAlready => "thanked",
+        }
+    }
+}
+
+impl fmt::Display for Hold {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Hold::Paid => write!(f, "paid"),
+            Hold::Void => write!(f, "void"),
+            Hold::Uncollectible => write!(f, "uncollectible (written off)"),
+            Hold::Draft => write!(f, "draft (not issued)"),
+            Hold::NotChased => write!(f, "collected automatically by the provider: not chased"),
+            Hold::NoDueDate => write!(f, "no due date"),
+            Hold::Excluded => write!(f, "customer excluded from reminders"),
+            Hold::Paused { until } => write!(f, "paused until {until}"),
+            Hold::BelowMinimum { balance, minimum } => {
+                write!(f, "balance {balance} below the minimum {minimum}")
+            }
+            Hold::NotYetDue { next_step, on } => write!(f, "next step {next_step} on {on}"),
+            Hold::AlreadyPlanned {
+                step,
+                state,
+                planned_on,
+                next_step,
+                next_on,
+            } => {
+                let verb = match state {
+                    ReminderState::Sent => "already sent",
+                    ReminderState::Pending | ReminderState::Sending => "already planned",
+                    ReminderState::Failed => "failed",
+                    ReminderState::Skipped => "skipped",
+                    ReminderState::Cancelled => "cancelled",
+                };
+                write!(f, "{verb}: {step} ({planned_on})")?;
+                match (next_step, next_on) {
+                    (Some(s), Some(d)) => write!(f, "; next {s} on {d}"),
+                    _ => write!(f, "; no further step"),
+                }
+            }
+            Hold::LimitReached { step, sent, max } => write!(
+                f,
+                "step limit reached: {sent} automatic reminders of {max}; {step} needs a person"
+            ),
+            Hold::ThankedAlready => write!(f, "paid; thank-you already sent"),
+        }
+    }
+}
+
+/// The policy's answer for one invoice.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    /// What to send today, or why nothing.
+    pub action: Result<Planned, Hold>,
+    /// Earlier steps never sent whose day has passed: recorded as skipped, never sent late.
+    pub missed: Vec<String>,
+}
+
+impl Decision {
+    fn hold(h: Hold) -> Self {
+        Decision {
+            action: Err(h),
+            missed: Vec::new(),
+        }
+    }
+}
+
+fn planned(step: &Step, kind: &'static str) -> Planned {
+    Planned {
+        step: step.id.clone(),
+        kind,
+        channel: step.channel,
+        template: step.template.clone(),
+        automatic: true,
+        offset_days: Some(step.offset_days),
+    }
+}
+
+/// The day a step falls on.
+pub fn day_of(due: NaiveDate, offset_days: i32) -> NaiveDate {
+    due + chrono::TimeDelta::days(i64::from(offset_days))
+}
+
+/// Decides what `input`'s invoice gets `today` under `policy`.
+pub fn decide(input: PlanInput<'_>, policy: &Policy, today: NaiveDate) -> Decision {
+    let inv = input.invoice;
+    let find = |step: &str| input.reminders.iter().find(|r| r.step == step);
+    match inv.status {
+        InvoiceStatus::Paid => {
+            let reminded = input
+                .reminders
+                .iter()
+                .any(|r| r.step != THANK_YOU_STEP && r.state == ReminderState::Sent);
+            return match (&policy.thank_you, reminded, find(THANK_YOU_STEP)) {
+                (Some(_), true, Some(_)) => Decision::hold(Hold::ThankedAlready),
+                (Some(t), true, None) => Decision {
+                    action: Ok(Planned {
+                        step: THANK_YOU_STEP.to_string(),
+                        kind: "thank_you",
+                        channel: t.channel,
+                        template: t.template.clone(),
+                        automatic: true,
+                        offset_days: None,
+                    }),
+                    missed: Vec::new(),
+                },
+                _ => Decision::hold(Hold::Paid),
+            };
+        }
+        InvoiceStatus::Void => return Decision::hold(Hold::Void),
+        InvoiceStatus::Uncollectible => return Decision::hold(Hold::Uncollectible),
+        InvoiceStatus::Draft => return Decision::hold(Hold::Draft),
+        InvoiceStatus::Open => {}
+    }
+    if !inv.chase {
+        return Decision::hold(Hold::NotChased);
+    }
+    let Some(due) = inv.due_on else {
+        return Decision::hold(Hold::NoDueDate);
+    };
+    if input.customer.excluded {
+        return Decision::hold(Hold::Excluded);
+    }
+    let paused = [inv.paused_until, input.customer.paused_until]
+        .into_iter()
+        .flatten()
+        .filter(|until| *until >= today)
+        .max();
+    if let Some(until) = paused {
+        return Decision::hold(Hold::Paused { until });
+    }
+    if inv.balance <= Decimal::ZERO || inv.balance < policy.min_balance {
+        return Decision::hold(Hold::BelowMinimum {
+            balance: inv.balance,
+            minimum: policy.min_balance,
+        });
+    }
+
+    let days = (today - due).num_days();
+    // A step fits from its day until the next step's day; a notice before the due date
+    // (negative offset) stops fitting on the due date itself.
+    let fits = |s: &Step| i64::from(s.offset_days) <= days && (s.offset_days >= 0 || days < 0);
+    let Some(current) = policy.steps.iter().rposition(fits) else {
+        return match policy
+            .steps
+            .iter()
+            .find(|s| i64::from(s.offset_days) > days)
+        {
+            Some(next) => Decision::hold(Hold::NotYetDue {
+                next_step: next.id.clone(),
+                on: day_of(due, next.offset_days),
+            }),
+            None => Decision::hold(Hold::NotYetDue {
+                next_step: "none".into(),
+                on: due,
+            }),
+        };
+    };
+    // Steps sharing the day of the current one: the first not yet in the outbox.
+    let offset = policy.steps[current].offset_days;
+    let same_day: Vec<usize> = (0..=current)
+        .filter(|&i| policy.steps[i].offset_days == offset)
+        .collect();
+    let next_after = policy
+        .steps
+        .iter()
+        .find(|s| i64::from(s.offset_days) > days);
+    let Some(&index) = same_day
+        .iter()
+        .find(|&&i| find(&policy.steps[i].id).is_none())
+    else {
+        let step = &policy.steps[current];
+        let row = find(&step.id).expect("every same-day step has a row here");
+        return Decision::hold(Hold::AlreadyPlanned {
+            step: step.id.clone(),
+            state: row.state,
+            planned_on: row.planned_on,
+            next_step: next_after.map(|s| s.id.clone()),
+            next_on: next_after.map(|s| day_of(due, s.offset_days)),
+        });
+    };
+    let step = &policy.steps[index];
+    if step.offset_days > 0 {
+        let sent = input
+            .reminders
+            .iter()
+            .filter(|r| r.automatic && r.state.counts())
+            .filter(|r| {
+                policy
+                    .steps
+                    .iter()
+                    .any(|s| s.id == r.step && s.offset_days > 0)
+            })
+            .count() as u32;
+        if sent >= policy.max_automatic_reminders {
+            return Decision::hold(Hold::LimitReached {
+                step: step.id.clone(),
+                sent,
+                max: policy.max_automatic_reminders,
+            });
+        }
+    }
+    let missed = policy.steps[..index]
+        .iter()
+        .filter(|s| find(&s.id).is_none())
+        .map(|s| s.id.clone())
+        .collect();
+    Decision {
+        action: Ok(planned(step, "reminder")),
+        missed,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,489 @@
+//! Applying provider changes: idempotent upserts, events de-duplicated by id, newer versions
+//! only, and pending reminders cancelled in the same transaction that closes an invoice.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use relance_core::{Change, Customer, InboundEvent, Invoice, InvoiceStatus, ObjectRef, Payment};
+
+use super::{
+    Arg, Context, Dialect, Stmt, Store, StoreError, minor, on_pool, run_stmts, values_rows,
+};
+
+/// What one `apply` did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ApplyStats {
+    /// Events received.
+    pub events: usize,
+    /// Events already applied before (ignored).
+    pub duplicates: usize,
+    /// Customers written.
+    pub customers: usize,
+    /// Invoice versions offered (older versions are ignored by the store).
+    pub invoices: usize,
+    /// Payments recorded.
+    pub payments: usize,
+    /// Pending reminders cancelled because their invoice closed.
+    pub cancelled: u64,
+}
+
+/// A connector's sync bookkeeping.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SyncState {
+    /// Connector.
+    pub connector_id: String,
+    /// Opaque cursor from the connector.
+    pub cursor: Option<String>,
+    /// Last attempt.
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    /// Last success.
+    pub last_success_at: Option<DateTime<Utc>>,
+    /// Last error, cleared by a success.
+    pub last_error: Option<String>,
+    /// Objects written in total.
+    pub items_synced: i64,
+    /// Provider requests made in total.
+    pub requests: i64,
+}
+
+const CUSTOMER_CHUNK: usize = 400;
+const INVOICE_CHUNK: usize = 200;
+const PAYMENT_CHUNK: usize = 400;
+
+fn rank_sql(column: &str) -> String {
+    format!(
+        "(CASE {column} WHEN 'draft' THEN 0 WHEN 'open' THEN 1 WHEN 'uncollectible' THEN 2 ELSE 3 END)"
+    )
+}
+
+fn customers_stmt(connector: &str, now: DateTime<Utc>, rows: &[&Customer]) -> Stmt {
+    let mut args: Vec<Arg> = vec![connector.into(), now.into()];
+    for c in rows {
+        args.extend([
+            Arg::from(c.external_id.as_str()),
+            c.name.as_str().into(),
+            c.emails.join(", ").into(),
+            c.phone.clone().into(),
+            c.locale.clone().into(),
+            c.time_zone.clone().into(),
+            c.source_updated_at.into(),
+        ]);
+    }
+    let values = values_rows(
+        "($1, {0}, {1}, {2}, {3}, {4}, {5}, {6}, $2, $2)",
+        7,
+        rows.len(),
+        2,
+    );
+    Stmt {
+        sql: format!(
+            "INSERT INTO customers (connector_id, external_id, name, emails, phone, locale, \
+             time_zone, source_updated_at, created_at, updated_at) VALUES {values} \
+             ON CONFLICT (connector_id, external_id) DO UPDATE SET name = excluded.name, \
+             emails = excluded.emails, phone = excluded.phone, locale = excluded.locale, \
+             time_zone = COALESCE(excluded.time_zone, customers.time_zone), \
+             source_updated_at = excluded.source_updated_at, updated_at = excluded.updated_at \
+             WHERE customers.source_updated_at IS NULL OR excluded.source_updated_at IS NULL \
+             OR excluded.source_updated_at >= customers.source_updated_at"
+        ),
+        args,
+    }
+}
+
+/// Customers named by invoices but not known yet, created from what the invoice prints.
+fn hints_stmt(connector: &str, now: DateTime<Utc>, rows: &[&Invoice]) -> Stmt {
+    let mut args: Vec<Arg> = vec![connector.into(), now.into()];
+    for i in rows {
+        let hint = i.customer_hint.clone();
+        let name = hint
+            .as_ref()
+            .and_then(|h| h.name.clone())
+            .or_else(|| hint.as_ref().and_then(|h| h.email.clone()))
+            .unwrap_or_else(|| i.customer_external_id.clone());
+        args.extend([
+            Arg::from(i.customer_external_id.as_str()),
+            name.into(),
+            hint.as_ref()
+                .and_then(|h| h.email.clone())
+                .unwrap_or_default()
+                .into(),
+            hint.and_then(|h| h.phone).into(),
+        ]);
+    }
+    let values = values_rows("($1, {0}, {1}, {2}, {3}, $2, $2)", 4, rows.len(), 2);
+    Stmt {
+        sql: format!(
+            "INSERT INTO customers (connector_id, external_id, name, emails, phone, created_at, \
+             updated_at) VALUES {values} ON CONFLICT (connector_id, external_id) DO NOTHING"
+        ),
+        args,
+    }
+}
+
+fn invoices_stmt(
+    connector: &str,
+    now: DateTime<Utc>,
+    rows: &[&Invoice],
+) -> Result<Stmt, StoreError> {
+    let mut args: Vec<Arg> = vec![connector.into(), now.into()];
+    for i in rows {
+        let what = format!("invoice {}", i.external_id);
+        args.extend([
+            Arg::from(i.external_id.as_str()),
+            i.customer_external_id.as_str().into(),
+            i.number.as_str().into(),
+            i.issued_on.into(),
+            i.due_on.into(),
+            i.total.currency.code().into(),
+            minor(&i.total, &what)?.into(),
+            minor(&i.balance, &what)?.into(),
+            i.status.as_str().into(),
+            i.chase.into(),
+            i.email.clone().into(),
+            i.payment_url.clone().into(),
+            i.paid_at.into(),
+            i.source_updated_at.into(),
+        ]);
+    }
+    let values = values_rows(
+        "($1, {0}, (SELECT id FROM customers WHERE connector_id = $1 AND external_id = {1}), \
+         {2}, {3}, {4}, {5}, {6}, {7}, {8}, {9}, {10}, {11}, {12}, {13}, $2, $2)",
+        14,
+        rows.len(),
+        2,
+    );
+    Ok(Stmt {
+        sql: format!(
+            "INSERT INTO invoices (connector_id, external_id, customer_id, number, issued_on, \
+             due_on, currency, total_minor, balance_minor, status, chase, email, payment_url, \
+             paid_at, source_updated_at, created_at, updated_at) VALUES {values} \
+             ON CONFLICT (connector_id, external_id) DO UPDATE SET \
+             customer_id = excluded.customer_id, number = excluded.number, \
+             issued_on = excluded.issued_on, due_on = excluded.due_on, currency = excluded.currency, \
+             total_minor = excluded.total_minor, balance_minor = excluded.balance_minor, \
+             status = excluded.status, chase = excluded.chase, email = excluded.email, \
+             payment_url = COALESCE(excluded.payment_url, invoices.payment_url), \
+             paid_at = COALESCE(excluded.paid_at, invoices.paid_at), deleted = FALSE, \
+             source_updated_at = excluded.source_updated_at, updated_at = excluded.updated_at \
+             WHERE excluded.source_updated_at > invoices.source_updated_at \
+             OR (excluded.source_updated_at = invoices.source_updated_at AND {} >= {})",
+            rank_sql("excluded.status"),
+            rank_sql("invoices.status")
+        ),
+        args,
+    })
+}
+
+fn payments_stmt(
+    connector: &str,
+    now: DateTime<Utc>,
+    rows: &[&Payment],
+) -> Result<Stmt, StoreError> {
+    let mut args: Vec<Arg> = vec![connector.into(), now.into()];
+    for p in rows {
+        args.extend([
+            Arg::from(p.external_id.as_str()),
+            p.invoice_external_id.as_str().into(),
+            minor(&p.amount, &format!("payment {}", p.external_id))?.into(),
+            p.amount.currency.code().into(),
+            p.paid_at.into(),
+            p.method.clone().into(),
+        ]);
+    }
+    let values = values_rows(
+        "($1, {0}, {1}, (SELECT id FROM invoices WHERE connector_id = $1 AND external_id = {1}), \
+         {2}, {3}, {4}, {5}, $2)",
+        6,
+        rows.len(),
+        2,
+    );
+    Ok(Stmt {
+        sql: format!(
+            "INSERT INTO payments (connector_id, external_id, invoice_external_id, invoice_id, \
+             amount_minor, currency, paid_at, method, created_at) VALUES {values} \
+             ON CONFLICT (connector_id, external_id) DO NOTHING"
+        ),
+        args,
+    })
+}
+
+fn delete_stmt(connector: &str, now: DateTime<Utc>, external_id: &str, at: DateTime<Utc>) -> Stmt {
+    Stmt {
+        sql: "UPDATE invoices SET status = 'void', balance_minor = 0, deleted = TRUE, \
+              source_updated_at = $3, updated_at = $2 \
+              WHERE connector_id = $1 AND external_id = $4 AND source_updated_at <= $3"
+            .into(),
+        args: vec![connector.into(), now.into(), at.into(), external_id.into()],
+    }
+}
+
+/// Cancels pending reminders (not thank-yous) of the named invoices that are no longer open.
+fn cancel_stmt(connector: &str, now: DateTime<Utc>, external_ids: &[&str]) -> Stmt {
+    let mut args: Vec<Arg> = vec![connector.into(), now.into()];
+    args.extend(external_ids.iter().map(|id| Arg::from(*id)));
+    let list = values_rows("{0}", 1, external_ids.len(), 2);
+    Stmt {
+        sql: format!(
+            "UPDATE reminders SET status = 'cancelled', updated_at = $2, \
+             reason = (SELECT 'invoice ' || i.status || ' before sending' FROM invoices i \
+                       WHERE i.id = reminders.invoice_id) \
+             WHERE status = 'pending' AND kind = 'reminder' AND invoice_id IN \
+             (SELECT id FROM invoices WHERE connector_id = $1 AND status <> 'open' \
+              AND external_id IN ({list}))"
+        ),
+        args,
+    }
+}
+
+/// Turns a batch of changes into statements, newest version of each object only.
+fn change_stmts(
+    connector: &str,
+    now: DateTime<Utc>,
+    changes: &[&Change],
+    stats: &mut ApplyStats,
+) -> Result<Vec<Stmt>, StoreError> {
+    let mut customers: HashMap<&str, &Customer> = HashMap::new();
+    let mut invoices: HashMap<&str, &Invoice> = HashMap::new();
+    let mut payments: HashMap<&str, &Payment> = HashMap::new();
+    let mut deleted: Vec<(&str, DateTime<Utc>)> = Vec::new();
+    for change in changes {
+        match change {
+            Change::Customer(c) => {
+                customers.insert(&c.external_id, c);
+            }
+            Change::Invoice(i) => {
+                let newer = invoices.get(i.external_id.as_str()).is_none_or(|old| {
+                    (i.source_updated_at, i.status.rank())
+                        >= (old.source_updated_at, old.status.rank())
+                });
+                if newer {
+                    invoices.insert(&i.external_id, i);
+                }
+            }
+            Change::Payment(p) => {
+                payments.insert(&p.external_id, p);
+            }
+            Change::InvoiceDeleted { external_id, at } => deleted.push((external_id, *at)),
+        }
+    }
+    let mut customers: Vec<&Customer> = customers.into_values().collect();
+    customers.sort_by(|a, b| a.external_id.cmp(&b.external_id));
+    let mut invoices: Vec<&Invoice> = invoices.into_values().collect();
+    invoices.sort_by(|a, b| a.external_id.cmp(&b.external_id));
+    let mut payments: Vec<&Payment> = payments.into_values().collect();
+    payments.sort_by(|a, b| a.external_id.cmp(&b.external_id));
+    stats.customers += customers.len();
+    stats.invoices += invoices.len();
+    stats.payments += payments.len();
+
+    let mut stmts = Vec::new();
+    for chunk in customers.chunks(CUSTOMER_CHUNK) {
+        stmts.push(customers_stmt(connector, now, chunk));
+    }
+    let mut hinted: HashMap<&str, &Invoice> = HashMap::new();
+    for i in &invoices {
+        hinted.entry(i.customer_external_id.as_str()).or_insert(i);
+    }
+    let mut hinted: Vec<&Invoice> = hinted.into_values().collect();
+    hinted.sort_by(|a, b| a.customer_external_id.cmp(&b.customer_external_id));
+    for chunk in hinted.chunks(CUSTOMER_CHUNK) {
+        stmts.push(hints_stmt(connector, now, chunk));
+    }
+    for chunk in invoices.chunks(INVOICE_CHUNK) {
+        stmts.push(invoices_stmt(connector, now, chunk)?);
+    }
+    for (id, at) in &deleted {
+        stmts.push(delete_stmt(connector, now, id, *at));
+    }
+    for chunk in payments.chunks(PAYMENT_CHUNK) {
+        stmts.push(payments_stmt(connector, now, chunk)?);
+    }
+    let mut closing: Vec<&str> = invoices
+        .iter()
+        .filter(|i| i.status != InvoiceStatus::Open)
+        .map(|i| i.external_id.as_str())
+        .collect();
+    closing.extend(deleted.iter().map(|(id, _)| *id));
+    for chunk in closing.chunks(INVOICE_CHUNK) {
+        stmts.push(cancel_stmt(connector, now, chunk));
+    }
+    Ok(stmts)
+}
+
+impl Store {
+    /// Applies provider events in one transaction: events already seen (by id) are skipped,
+    /// the others' changes upserted, pending reminders of closed invoices cancelled, objects
+    /// to refetch queued, and `cursor` (if any) saved with them. All or nothing.
+    pub async fn apply(
+        &self,
+        connector: &str,
+        source: &str,
+        events: &[InboundEvent],
+        cursor: Option<&str>,
+        requests: u32,
+        now: DateTime<Utc>,
+    ) -> Result<ApplyStats, StoreError> {
+        let mut stats = ApplyStats {
+            events: events.len(),
+            ..ApplyStats::default()
+        };
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await.ctx("starting a transaction")?;
+            let mut fresh: Vec<&Change> = Vec::new();
+            for event in events {
+                if let Some(id) = &event.id {
+                    let refetch = (!event.refetch.is_empty()).then(|| {
+                        serde_json::to_string(&event.refetch).expect("object refs serialise")
+                    });
+                    let processed = refetch.is_none().then_some(now);
+                    let inserted: Option<i64> = sqlx::query_scalar(
+                        "INSERT INTO webhook_events (connector_id, event_id, event_type, source, \
+                         received_at, refetch, processed_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                         ON CONFLICT (connector_id, event_id) DO NOTHING RETURNING id",
+                    )
+                    .bind(connector)
+                    .bind(id)
+                    .bind(&event.kind)
+                    .bind(source)
+                    .bind(now)
+                    .bind(refetch)
+                    .bind(processed)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .ctx("recording an event")?;
+                    if inserted.is_none() {
+                        stats.duplicates += 1;
+                        continue;
+                    }
+                }
+                fresh.extend(event.changes.iter());
+            }
+            let stmts = change_stmts(connector, now, &fresh, &mut stats)?;
+            let cancel_from = stmts
+                .iter()
+                .position(|s| s.sql.starts_with("UPDATE reminders"));
+            let (writes, cancels) = stmts.split_at(cancel_from.unwrap_or(stmts.len()));
+            run_stmts!(tx, writes, "writing synced objects");
+            stats.cancelled = run_stmts!(tx, cancels, "cancelling reminders of closed invoices");
+            if let Some(cursor) = cursor {
+                sqlx::query(
+                    "INSERT INTO sync_state (connector_id, cursor, last_attempt_at, last_success_at, \
+                     items_synced, requests) VALUES ($1, $2, $3, $3, $4, $5) \
+                     ON CONFLICT (connector_id) DO UPDATE SET cursor = excluded.cursor, \
+                     last_attempt_at = excluded.last_attempt_at, \
+                     last_success_at = excluded.last_success_at, last_error = NULL, \
+                     items_synced = sync_state.items_synced + excluded.items_synced, \
+                     requests = sync_state.requests + excluded.requests",
+                )
+                .bind(connector)
+                .bind(cursor)
+                .bind(now)
+                .bind((stats.customers + stats.invoices + stats.payments) as i64)
+                .bind(i64::from(requests))
+                .execute(&mut *tx)
+                .await
+                .ctx("saving the sync cursor")?;
+            }
+            tx.commit().await.ctx("committing synced objects")?;
+            Ok::<_, StoreError>(())
+        })?;
+        Ok(stats)
+    }
+
+    /// The stored sync state of `connector`.
+    pub async fn sync_state(&self, connector: &str) -> Result<Option<SyncState>, StoreError> {
+        on_pool!(self, |pool| sqlx::query_as(
+            "SELECT connector_id, cursor, last_attempt_at, last_success_at, last_error, \
+             items_synced, requests FROM sync_state WHERE connector_id = $1"
+        )
+        .bind(connector)
+        .fetch_optional(pool)
+        .await
+        .ctx("reading sync state"))
+    }
+
+    /// Records a failed sync attempt (the cursor stays where it was).
+    pub async fn record_sync_error(
+        &self,
+        connector: &str,
+        error: &str,
+        requests: u32,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        on_pool!(self, |pool| sqlx::query(
+            "INSERT INTO sync_state (connector_id, last_attempt_at, last_error, requests) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (connector_id) DO UPDATE SET \
+             last_attempt_at = excluded.last_attempt_at, last_error = excluded.last_error, \
+             requests = sync_state.requests + excluded.requests"
+        )
+        .bind(connector)
+        .bind(now)
+        .bind(error)
+        .bind(i64::from(requests))
+        .execute(pool)
+        .await
+        .map(|_| ())
+        .ctx("recording a sync error"))
+    }
+
+    /// Forgets the cursor of `connector` so the next sync starts over.
+    pub async fn reset_cursor(&self, connector: &str) -> Result<(), StoreError> {
+        on_pool!(self, |pool| sqlx::query(
+            "UPDATE sync_state SET cursor = NULL WHERE connector_id = $1"
+        )
+        .bind(connector)
+        .execute(pool)
+        .await
+        .map(|_| ())
+        .ctx("resetting a cursor"))
+    }
+
+    /// Events of `connector` that name objects still to fetch: `(row id, refs)`.
+    pub async fn pending_refetches(
+        &self,
+        connector: &str,
+        limit: i64,
+    ) -> Result<Vec<(i64, Vec<ObjectRef>)>, StoreError> {
+        let rows: Vec<(i64, Option<String>)> = on_pool!(self, |pool| sqlx::query_as(
+            "SELECT id, refetch FROM webhook_events WHERE connector_id = $1 \
+             AND processed_at IS NULL ORDER BY id LIMIT $2"
+        )
+        .bind(connector)
+        .bind(limit)
+        .fetch_all(pool)
+        .await
+        .ctx("reading the refetch inbox"))?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, refs)| {
+                let refs = refs
+                    .and_then(|r| serde_json::from_str(&r).ok())
+                    .unwrap_or_default();
+                (id, refs)
+            })
+            .collect())
+    }
+
+    /// Records the outcome of fetching an inbox row's objects: `done` takes it out of the
+    /// inbox (with `error` kept for the record), otherwise it is tried again later.
+    pub async fn finish_refetch(
+        &self,
+        id: i64,
+        error: Option<&str>,
+        done: bool,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let processed = done.then_some(now);
+        on_pool!(self, |pool| sqlx::query(
+            "UPDATE webhook_events SET processed_at = $2, last_error = $3, \
+             attempts = attempts + 1 WHERE id = $1"
+        )
+        .bind(id)
+        .bind(processed)
+        .bind(error)
+        .execute(pool)
+        .await
+        .map(|_| ())
+        .ctx("updating the refetch inbox"))
+    }
+}

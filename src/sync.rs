@@ -1,0 +1,152 @@
+//! Sync: pulls a connector page after page, committing each page with its cursor (a crash
+//! repeats at most one page, harmlessly), then fetches the objects that events only named.
+
+use std::sync::Arc;
+
+use relance_core::{Clock, Connector, ConnectorError, InboundEvent, PullRequest};
+
+use crate::store::{ApplyStats, Store, StoreError};
+
+/// What one sync did.
+#[derive(Debug, Default, Clone)]
+pub struct SyncReport {
+    /// Pages pulled.
+    pub pages: u32,
+    /// Requests made to the provider.
+    pub requests: u64,
+    /// Totals of what was written.
+    pub stats: ApplyStats,
+    /// Problems that did not stop the sync (bad rows, unreadable objects).
+    pub warnings: Vec<String>,
+}
+
+/// Why a sync stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The provider failed (the cursor stays where it was).
+    #[error(transparent)]
+    Connector(#[from] ConnectorError),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Progress callback: (phase, pages so far, objects so far).
+pub type Progress<'a> = &'a mut (dyn FnMut(&str, u32, usize) + Send);
+
+fn add(total: &mut ApplyStats, s: ApplyStats) {
+    total.events += s.events;
+    total.duplicates += s.duplicates;
+    total.customers += s.customers;
+    total.invoices += s.invoices;
+    total.payments += s.payments;
+    total.cancelled += s.cancelled;
+}
+
+/// Syncs `connector` until it has nothing more; `full` starts over with a full listing.
+pub async fn sync_connector(
+    store: &Store,
+    connector: &dyn Connector,
+    clock: &Arc<dyn Clock>,
+    full: bool,
+    progress: Progress<'_>,
+) -> Result<SyncReport, SyncError> {
+    let id = connector.id();
+    let mut report = SyncReport::default();
+    let mut cursor = if full {
+        None
+    } else {
+        store.sync_state(id).await?.and_then(|s| s.cursor)
+    };
+    let mut first = true;
+    loop {
+        let request = PullRequest {
+            cursor: cursor.clone(),
+            full: full && first,
+            now: clock.now(),
+        };
+        first = false;
+        let pull = match connector.pull(request).await {
+            Ok(p) => p,
+            Err(e) => {
+                let message = e.to_string();
+                store
+                    .record_sync_error(id, &message, 0, clock.now())
+                    .await?;
+                return Err(e.into());
+            }
+        };
+        for w in &pull.warnings {
+            tracing::warn!(connector = id, "{w}");
+        }
+        report.warnings.extend(pull.warnings.iter().cloned());
+        report.pages += 1;
+        report.requests += u64::from(pull.requests);
+        let stats = store
+            .apply(
+                id,
+                "poll",
+                &pull.events,
+                pull.cursor.as_deref(),
+                pull.requests,
+                clock.now(),
+            )
+            .await?;
+        add(&mut report.stats, stats);
+        progress(
+            pull.phase,
+            report.pages,
+            report.stats.invoices + report.stats.customers,
+        );
+        cursor = pull.cursor;
+        if !pull.more {
+            break;
+        }
+    }
+    let fetched = refetch(store, connector, clock).await?;
+    add(&mut report.stats, fetched);
+    Ok(report)
+}
+
+/// Fetches the objects events named without carrying (oldest first) and stores them; an
+/// inbox row stays until its objects were fetched.
+pub async fn refetch(
+    store: &Store,
+    connector: &dyn Connector,
+    clock: &Arc<dyn Clock>,
+) -> Result<ApplyStats, StoreError> {
+    let mut total = ApplyStats::default();
+    if !connector.capabilities().fetch {
+        return Ok(total);
+    }
+    let id = connector.id();
+    for (row, refs) in store.pending_refetches(id, 100).await? {
+        match connector.fetch(&refs).await {
+            Ok(changes) => {
+                let event = InboundEvent {
+                    kind: "refetch".into(),
+                    changes,
+                    ..InboundEvent::default()
+                };
+                let stats = store
+                    .apply(id, "refetch", &[event], None, 0, clock.now())
+                    .await?;
+                add(&mut total, stats);
+                store.finish_refetch(row, None, true, clock.now()).await?;
+            }
+            Err(e) => {
+                tracing::warn!(connector = id, error = %e, "could not fetch objects named by an event");
+                // A transient failure is tried again on the next sync; a permanent one is
+                // recorded and taken out of the inbox.
+                let done = !e.is_retryable();
+                store
+                    .finish_refetch(row, Some(&e.to_string()), done, clock.now())
+                    .await?;
+                if !done {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(total)
+}
