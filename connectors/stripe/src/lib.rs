@@ -341,12 +341,14 @@ impl Connector for StripeConnector {
             Phase::Invoices => "invoices",
             Phase::Events => "events",
         };
+        let listing = cursor.phase != Phase::Events;
         match cursor.phase {
             Phase::Customers => self.pull_customers(&mut cursor, &mut pull).await?,
             Phase::Invoices => self.pull_invoices(&mut cursor, &mut pull).await?,
             Phase::Events => self.pull_events(&mut cursor, &mut pull, now).await?,
         }
-        pull.more = cursor.phase != Phase::Events || cursor.after.is_some();
+        // After a listing, read the events that happened during it right away.
+        pull.more = listing || cursor.after.is_some();
         pull.requests = (self.client.requests() - before) as u32;
         pull.cursor = Some(serde_json::to_string(&cursor).expect("cursor serialises"));
         Ok(pull)
