@@ -195,8 +195,7 @@ impl SmtpSink {
                         .await?;
                     continue;
                 }
-                from = cmd[10..].trim().trim_matches(['<', '>']).to_string();
-                from = from
+                from = cmd[10..]
                     .split_whitespace()
                     .next()
                     .unwrap_or("")
@@ -206,7 +205,6 @@ impl SmtpSink {
                 write.write_all(b"250 2.1.0 ok\r\n").await?;
             } else if upper.starts_with("RCPT TO:") {
                 let rcpt = cmd[8..]
-                    .trim()
                     .split_whitespace()
                     .next()
                     .unwrap_or("")
