@@ -1,7 +1,10 @@
 //! End-to-end tests: real SQLite and PostgreSQL, a real SMTP server, a fake Stripe built from
 //! Stripe's documented shapes, the real binary where the CLI contract matters.
 
+mod cli;
 mod common;
+mod crash;
 mod email;
+mod simulation;
 mod stripe_sync;
 mod webhooks;

@@ -48,7 +48,7 @@ async fn world(db: &TestDb) -> World {
         fake,
         smtp,
         app,
-        http: reqwest::Client::new(),
+        http: crate::common::http(),
     }
 }
 
@@ -239,7 +239,7 @@ both_backends!(
         std::fs::write(&path, yaml).unwrap();
         let t = vector["timestamp"].as_i64().unwrap();
         let app = spawn_app(&path, chrono::DateTime::from_timestamp(t + 60, 0).unwrap()).await;
-        let resp = reqwest::Client::new()
+        let resp = crate::common::http()
             .post(app.url("/webhooks/stripe-main"))
             .header(
                 "Stripe-Signature",

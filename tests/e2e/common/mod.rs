@@ -265,3 +265,9 @@ pub async fn rows(db_url: &str, sql: &'static str) -> Vec<Vec<Option<String>>> {
             .collect()
     }
 }
+
+/// An HTTP client for talking to the app (installs the TLS provider reqwest needs).
+pub fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
