@@ -8,3 +8,4 @@ mod email;
 mod simulation;
 mod stripe_sync;
 mod webhooks;
+mod store;
