@@ -158,6 +158,18 @@ pub async fn plan(
     now: DateTime<Utc>,
     detail: Detail,
 ) -> Result<PlanReport, StoreError> {
+    plan_streaming(store, settings, now, detail, None).await
+}
+
+/// Like [`plan`], but held invoices go to `on_held` as they are found instead of into the
+/// report, so a large book is never held in memory.
+pub async fn plan_streaming(
+    store: &Store,
+    settings: PlanSettings<'_>,
+    now: DateTime<Utc>,
+    detail: Detail,
+    mut on_held: Option<&mut (dyn FnMut(Held) + Send)>,
+) -> Result<PlanReport, StoreError> {
     let today = day_in(now, settings.timezone);
     let histories = store.customer_histories().await?;
     let mut report = PlanReport {
@@ -198,7 +210,7 @@ pub async fn plan(
                         Detail::Everything => true,
                     };
                     if wanted {
-                        report.held.push(Held {
+                        let held = Held {
                             invoice_id: row.invoice.id,
                             connector: row.invoice.connector_id.clone(),
                             invoice: row.invoice.number.clone(),
@@ -209,7 +221,11 @@ pub async fn plan(
                             due_on: row.invoice.due_on,
                             detail: hold.to_string(),
                             reason: hold,
-                        });
+                        };
+                        match on_held.as_mut() {
+                            Some(f) => f(held),
+                            None => report.held.push(held),
+                        }
                     }
                 }
             }

@@ -232,8 +232,13 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 Detail::Reasons
             };
-            let report = planner::plan(&app.store, settings, now, detail).await?;
-            output::print_plan(&report, format, &app.config.company.locale)?;
+            match format {
+                Format::Text => {
+                    let report = planner::plan(&app.store, settings, now, detail).await?;
+                    output::print_plan(&report, &app.config.company.locale);
+                }
+                Format::Json => output::print_plan_json(&app.store, settings, now, detail).await?,
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Run { once } => {

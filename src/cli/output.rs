@@ -8,10 +8,14 @@ use indicatif::{ProgressBar, ProgressStyle};
 use relance_core::{Currency, Money};
 use rust_decimal::Decimal;
 
-use super::Format;
+use std::io::{BufWriter, Write};
+
+use chrono::{DateTime, Utc};
+
 use crate::channels::email::SmtpTarget;
 use crate::daemon::{App, CycleReport};
-use crate::planner::PlanReport;
+use crate::planner::{self, Detail, Held, PlanReport, PlanSettings};
+use crate::store::Store;
 use crate::sync::{SyncError, SyncReport};
 use crate::templates::format;
 
@@ -94,12 +98,51 @@ pub fn print_syncs(results: &[(String, Result<SyncReport, SyncError>)]) -> ExitC
     }
 }
 
-/// The plan, for people or as JSON.
-pub fn print_plan(report: &PlanReport, format: Format, locale: &str) -> Result<()> {
-    if format == Format::Json {
-        println!("{}", serde_json::to_string_pretty(report)?);
-        return Ok(());
+/// The plan as one JSON object, held invoices streamed as they are found (a large book is
+/// never held in memory).
+pub async fn print_plan_json(
+    store: &Store,
+    settings: PlanSettings<'_>,
+    now: DateTime<Utc>,
+    detail: Detail,
+) -> Result<()> {
+    let mut out = BufWriter::new(std::io::stdout());
+    out.write_all(b"{\"held\":[")?;
+    let mut first = true;
+    let mut failed: Option<std::io::Error> = None;
+    let report = {
+        let mut sink = |h: Held| {
+            if failed.is_some() {
+                return;
+            }
+            let sep: &[u8] = if first { b"" } else { b",\n" };
+            first = false;
+            let written = out
+                .write_all(sep)
+                .and_then(|_| serde_json::to_writer(&mut out, &h).map_err(std::io::Error::from));
+            if let Err(e) = written {
+                failed = Some(e);
+            }
+        };
+        planner::plan_streaming(store, settings, now, detail, Some(&mut sink)).await?
+    };
+    if let Some(e) = failed {
+        return Err(e.into());
     }
+    write!(
+        out,
+        "],\n\"date\":{},\"invoices\":{},\"actions\":{},\"counts\":{}}}\n",
+        serde_json::to_string(&report.date)?,
+        report.invoices,
+        serde_json::to_string(&report.actions)?,
+        serde_json::to_string(&report.counts)?
+    )?;
+    out.flush()?;
+    Ok(())
+}
+
+/// The plan, for people.
+pub fn print_plan(report: &PlanReport, locale: &str) {
     println!(
         "Plan for {}: {} invoices considered.",
         report.date, report.invoices
@@ -162,7 +205,6 @@ pub fn print_plan(report: &PlanReport, format: Format, locale: &str) -> Result<(
             .collect();
         println!("Not sent, by reason: {}", counts.join(", "));
     }
-    Ok(())
 }
 
 /// Summary of `run --once`.

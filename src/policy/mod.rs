@@ -180,6 +180,7 @@ pub enum Hold {
         on: NaiveDate,
     },
     /// Today's step is already in the outbox.
+    #[serde(rename = "already_sent")]
     AlreadyPlanned {
         /// Step.
         step: String,
@@ -193,6 +194,7 @@ pub enum Hold {
         next_on: Option<NaiveDate>,
     },
     /// `max_automatic_reminders` reached: later steps need a person.
+    #[serde(rename = "step_limit_reached")]
     LimitReached {
         /// Step that would be due.
         step: String,
@@ -202,6 +204,7 @@ pub enum Hold {
         max: u32,
     },
     /// Thank-you already sent.
+    #[serde(rename = "thanked")]
     ThankedAlready,
 }
 
@@ -436,3 +439,48 @@ pub fn decide(input: PlanInput<'_>, policy: &Policy, today: NaiveDate) -> Decisi
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod codes {
+    use super::*;
+
+    #[test]
+    fn json_codes_match_the_codes() {
+        let d = NaiveDate::from_ymd_opt(2027, 1, 1).unwrap();
+        let holds = [
+            Hold::Paid,
+            Hold::Void,
+            Hold::Uncollectible,
+            Hold::Draft,
+            Hold::NotChased,
+            Hold::NoDueDate,
+            Hold::Excluded,
+            Hold::Paused { until: d },
+            Hold::BelowMinimum {
+                balance: Decimal::ONE,
+                minimum: Decimal::TEN,
+            },
+            Hold::NotYetDue {
+                next_step: "x".into(),
+                on: d,
+            },
+            Hold::AlreadyPlanned {
+                step: "x".into(),
+                state: ReminderState::Sent,
+                planned_on: d,
+                next_step: None,
+                next_on: None,
+            },
+            Hold::LimitReached {
+                step: "x".into(),
+                sent: 2,
+                max: 2,
+            },
+            Hold::ThankedAlready,
+        ];
+        for h in holds {
+            let json = serde_json::to_value(&h).unwrap();
+            assert_eq!(json["code"], h.code(), "{h:?}");
+        }
+    }
+}

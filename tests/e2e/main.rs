@@ -6,6 +6,6 @@ mod common;
 mod crash;
 mod email;
 mod simulation;
+mod store;
 mod stripe_sync;
 mod webhooks;
-mod store;
