@@ -53,54 +53,60 @@ pub async fn sync_connector(
 ) -> Result<SyncReport, SyncError> {
     let id = connector.id();
     let mut report = SyncReport::default();
-    let mut cursor = if full {
+    let cursor = if full {
         None
     } else {
         store.sync_state(id).await?.and_then(|s| s.cursor)
     };
-    let mut first = true;
+    let request = |cursor: Option<String>, full: bool| PullRequest {
+        cursor,
+        full,
+        now: clock.now(),
+    };
+    let failed = |e: ConnectorError| async move {
+        store
+            .record_sync_error(id, &e.to_string(), 0, clock.now())
+            .await?;
+        Err::<SyncReport, SyncError>(e.into())
+    };
+    let mut pull = match connector.pull(request(cursor, full)).await {
+        Ok(p) => p,
+        Err(e) => return failed(e).await,
+    };
     loop {
-        let request = PullRequest {
-            cursor: cursor.clone(),
-            full: full && first,
-            now: clock.now(),
-        };
-        first = false;
-        let pull = match connector.pull(request).await {
-            Ok(p) => p,
-            Err(e) => {
-                let message = e.to_string();
-                store
-                    .record_sync_error(id, &message, 0, clock.now())
-                    .await?;
-                return Err(e.into());
-            }
-        };
         for w in &pull.warnings {
             tracing::warn!(connector = id, "{w}");
         }
         report.warnings.extend(pull.warnings.iter().cloned());
         report.pages += 1;
         report.requests += u64::from(pull.requests);
-        let stats = store
-            .apply(
-                id,
-                "poll",
-                &pull.events,
-                pull.cursor.as_deref(),
-                pull.requests,
-                clock.now(),
-            )
-            .await?;
+        let write = store.apply(
+            id,
+            "poll",
+            &pull.events,
+            pull.cursor.as_deref(),
+            pull.requests,
+            clock.now(),
+        );
+        // While this page is written, the next one is fetched and parsed: the cursor it
+        // starts from is already known, and it is stored only with that next page.
+        let (stats, next) = if pull.more {
+            let (stats, next) =
+                tokio::join!(write, connector.pull(request(pull.cursor.clone(), false)));
+            (stats?, Some(next))
+        } else {
+            (write.await?, None)
+        };
         add(&mut report.stats, stats);
         progress(
             pull.phase,
             report.pages,
             report.stats.invoices + report.stats.customers,
         );
-        cursor = pull.cursor;
-        if !pull.more {
-            break;
+        match next {
+            None => break,
+            Some(Ok(p)) => pull = p,
+            Some(Err(e)) => return failed(e).await,
         }
     }
     let fetched = refetch(store, connector, clock).await?;

@@ -62,6 +62,13 @@ pub(crate) trait Dialect {
     /// `FOR UPDATE SKIP LOCKED` on PostgreSQL; nothing on SQLite, where the claiming
     /// `UPDATE … RETURNING` already runs alone (one writer at a time).
     const SKIP_LOCKED: &'static str;
+    /// The statement as this backend runs it best.
+    fn prepare(stmt: Stmt) -> Stmt;
+    /// A statement that relaxes commit durability for the current transaction, where the
+    /// backend has one: for writes that can be fetched again from the provider.
+    const RELAXED_COMMIT: Option<&'static str>;
+    /// How multi-row writes are spelled.
+    const ROW_STYLE: sync::RowStyle;
     /// Starts a transaction that holds the write lock from its first statement.
     fn begin_write(
         &self,
@@ -71,6 +78,11 @@ pub(crate) trait Dialect {
 impl Dialect for SqlitePool {
     type Db = sqlx::Sqlite;
     const SKIP_LOCKED: &'static str = "";
+    fn prepare(stmt: Stmt) -> Stmt {
+        stmt.positional()
+    }
+    const RELAXED_COMMIT: Option<&'static str> = None;
+    const ROW_STYLE: sync::RowStyle = sync::RowStyle::Values;
     async fn begin_write(&self) -> Result<Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
         // BEGIN IMMEDIATE: a deferred transaction that reads then writes can fail with
         // "database is locked" when another writer went first.
@@ -81,6 +93,11 @@ impl Dialect for SqlitePool {
 impl Dialect for PgPool {
     type Db = sqlx::Postgres;
     const SKIP_LOCKED: &'static str = "FOR UPDATE SKIP LOCKED";
+    fn prepare(stmt: Stmt) -> Stmt {
+        stmt
+    }
+    const RELAXED_COMMIT: Option<&'static str> = Some("SET LOCAL synchronous_commit TO OFF");
+    const ROW_STYLE: sync::RowStyle = sync::RowStyle::Unnest;
     async fn begin_write(&self) -> Result<Transaction<'static, sqlx::Postgres>, sqlx::Error> {
         self.begin().await
     }
@@ -110,7 +127,7 @@ macro_rules! dialect_sql {
         fn skip_locked<P: $crate::store::Dialect>(_: &P) -> &'static str {
             P::SKIP_LOCKED
         }
-        sqlx::AssertSqlSafe($template.replace("{skip_locked}", skip_locked($pool)))
+        $template.replace("{skip_locked}", skip_locked($pool))
     }};
 }
 pub(crate) use dialect_sql;
@@ -309,7 +326,8 @@ pub(crate) fn minor(m: &Money, what: &str) -> Result<i64, StoreError> {
         .map_err(|e| StoreError::Invalid(format!("{what}: {e}")))
 }
 
-/// A value bound to a statement built at run time (multi-row upserts).
+/// A value bound to a statement built at run time (multi-row upserts). Arrays are built
+/// for PostgreSQL only (`UNNEST`).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Arg {
     Text(Option<String>),
@@ -317,6 +335,45 @@ pub(crate) enum Arg {
     Bool(bool),
     Date(Option<NaiveDate>),
     Time(Option<DateTime<Utc>>),
+    Texts(Vec<Option<String>>),
+    Ints(Vec<Option<i64>>),
+    Bools(Vec<bool>),
+    Dates(Vec<Option<NaiveDate>>),
+    Times(Vec<Option<DateTime<Utc>>>),
+}
+
+impl Arg {
+    /// One array argument from a column of scalar arguments of the same kind.
+    pub(crate) fn array(values: Vec<Arg>) -> Arg {
+        fn collect<T>(values: Vec<Arg>, f: impl Fn(Arg) -> Option<T>) -> Vec<T> {
+            values
+                .into_iter()
+                .map(|v| f(v).expect("a column holds one kind of value"))
+                .collect()
+        }
+        match values.first() {
+            Some(Arg::Int(_)) => Arg::Ints(collect(values, |v| match v {
+                Arg::Int(x) => Some(x),
+                _ => None,
+            })),
+            Some(Arg::Bool(_)) => Arg::Bools(collect(values, |v| match v {
+                Arg::Bool(x) => Some(x),
+                _ => None,
+            })),
+            Some(Arg::Date(_)) => Arg::Dates(collect(values, |v| match v {
+                Arg::Date(x) => Some(x),
+                _ => None,
+            })),
+            Some(Arg::Time(_)) => Arg::Times(collect(values, |v| match v {
+                Arg::Time(x) => Some(x),
+                _ => None,
+            })),
+            _ => Arg::Texts(collect(values, |v| match v {
+                Arg::Text(x) => Some(x),
+                _ => None,
+            })),
+        }
+    }
 }
 
 impl From<&str> for Arg {
@@ -367,38 +424,80 @@ pub(crate) struct Stmt {
     pub args: Vec<Arg>,
 }
 
-/// Binds `args` in order.
-pub(crate) fn bind_all<'q, DB>(
-    mut q: sqlx::query::Query<'q, DB, <DB as Database>::Arguments>,
-    args: &[Arg],
-) -> sqlx::query::Query<'q, DB, <DB as Database>::Arguments>
-where
-    DB: Database,
-    Option<String>: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
-    Option<i64>: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
-    bool: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
-    Option<NaiveDate>: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
-    Option<DateTime<Utc>>: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
-{
-    for a in args {
-        q = match a.clone() {
-            Arg::Text(v) => q.bind(v),
-            Arg::Int(v) => q.bind(v),
-            Arg::Bool(v) => q.bind(v),
-            Arg::Date(v) => q.bind(v),
-            Arg::Time(v) => q.bind(v),
-        };
-    }
-    q
+/// Binds run-time arguments, per backend.
+pub(crate) trait BindArgs: Database {
+    /// Binds `args` in order.
+    fn bind_args<'q>(
+        q: sqlx::query::Query<'q, Self, <Self as Database>::Arguments<'q>>,
+        args: Vec<Arg>,
+    ) -> sqlx::query::Query<'q, Self, <Self as Database>::Arguments<'q>>;
 }
 
-/// Runs the statements in order inside `$tx`.
+impl BindArgs for sqlx::Sqlite {
+    fn bind_args<'q>(
+        mut q: sqlx::query::Query<'q, Self, <Self as Database>::Arguments<'q>>,
+        args: Vec<Arg>,
+    ) -> sqlx::query::Query<'q, Self, <Self as Database>::Arguments<'q>> {
+        for a in args {
+            q = match a {
+                Arg::Text(v) => q.bind(v),
+                Arg::Int(v) => q.bind(v),
+                Arg::Bool(v) => q.bind(v),
+                Arg::Date(v) => q.bind(v),
+                Arg::Time(v) => q.bind(v),
+                Arg::Texts(_) | Arg::Ints(_) | Arg::Bools(_) | Arg::Dates(_) | Arg::Times(_) => {
+                    unreachable!("array arguments are only built for PostgreSQL (RowStyle::Unnest)")
+                }
+            };
+        }
+        q
+    }
+}
+
+impl BindArgs for sqlx::Postgres {
+    fn bind_args<'q>(
+        mut q: sqlx::query::Query<'q, Self, <Self as Database>::Arguments<'q>>,
+        args: Vec<Arg>,
+    ) -> sqlx::query::Query<'q, Self, <Self as Database>::Arguments<'q>> {
+        for a in args {
+            q = match a {
+                Arg::Text(v) => q.bind(v),
+                Arg::Int(v) => q.bind(v),
+                Arg::Bool(v) => q.bind(v),
+                Arg::Date(v) => q.bind(v),
+                Arg::Time(v) => q.bind(v),
+                Arg::Texts(v) => q.bind(v),
+                Arg::Ints(v) => q.bind(v),
+                Arg::Bools(v) => q.bind(v),
+                Arg::Dates(v) => q.bind(v),
+                Arg::Times(v) => q.bind(v),
+            };
+        }
+        q
+    }
+}
+
+/// Binds `args` in order on whichever backend `q` is for.
+pub(crate) fn bind_all<'q, DB: BindArgs>(
+    q: sqlx::query::Query<'q, DB, <DB as Database>::Arguments<'q>>,
+    args: Vec<Arg>,
+) -> sqlx::query::Query<'q, DB, <DB as Database>::Arguments<'q>> {
+    DB::bind_args(q, args)
+}
+
+/// Runs the statements in order inside `$tx`, as `$pool`'s backend prefers them.
 macro_rules! run_stmts {
-    ($tx:expr, $stmts:expr, $context:expr) => {{
+    ($pool:expr, $tx:expr, $stmts:expr, $context:expr) => {{
+        fn prepare<P: $crate::store::Dialect>(
+            _: &P,
+            s: $crate::store::Stmt,
+        ) -> $crate::store::Stmt {
+            P::prepare(s)
+        }
         let mut affected: u64 = 0;
         for s in $stmts {
-            let q =
-                $crate::store::bind_all(sqlx::query(sqlx::AssertSqlSafe(s.sql.clone())), &s.args);
+            let s = prepare($pool, s);
+            let q = $crate::store::bind_all(sqlx::query(&s.sql), s.args);
             affected += q
                 .execute(&mut *$tx)
                 .await
@@ -416,22 +515,77 @@ pub(crate) use run_stmts;
 /// `($1, $2, …)` groups for `rows` rows of `width` values, numbered after `offset` fixed ones.
 /// `template` uses `{0}`, `{1}`… for the row's own values and may name fixed ones (`$1`).
 pub(crate) fn values_rows(template: &str, width: usize, rows: usize, offset: usize) -> String {
-    let mut out = String::new();
+    // Split the template once into text and column references.
+    let mut parts: Vec<Result<&str, usize>> = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let close = rest[open..].find('}').map(|c| open + c);
+        match close.and_then(|c| rest[open + 1..c].parse::<usize>().ok().map(|n| (c, n))) {
+            Some((close, n)) if n < width => {
+                parts.push(Ok(&rest[..open]));
+                parts.push(Err(n));
+                rest = &rest[close + 1..];
+            }
+            _ => {
+                parts.push(Ok(&rest[..=open]));
+                rest = &rest[open + 1..];
+            }
+        }
+    }
+    parts.push(Ok(rest));
+    let mut out = String::with_capacity(rows * (template.len() + width * 3));
     for r in 0..rows {
         if r > 0 {
             out.push_str(", ");
         }
-        let mut row = template.to_string();
-        // Highest index first so `{1}` is not replaced inside `{10}`.
-        for c in (0..width).rev() {
-            row = row.replace(
-                &format!("{{{c}}}"),
-                &format!("${}", offset + r * width + c + 1),
-            );
+        for p in &parts {
+            match p {
+                Ok(text) => out.push_str(text),
+                Err(c) => {
+                    out.push('$');
+                    out.push_str(&(offset + r * width + c + 1).to_string());
+                }
+            }
         }
-        out.push_str(&row);
     }
     out
+}
+
+impl Stmt {
+    /// The same statement with anonymous `?` placeholders, arguments repeated in order of
+    /// appearance. SQLite resolves a named parameter (`$n`) by scanning every name, so a
+    /// statement with a thousand `$n` costs a million comparisons to bind; `?` costs none.
+    pub(crate) fn positional(&self) -> Stmt {
+        let mut sql = String::with_capacity(self.sql.len());
+        let mut args = Vec::with_capacity(self.args.len());
+        let bytes = self.sql.as_bytes();
+        let mut i = 0;
+        let mut in_literal = false;
+        while i < bytes.len() {
+            let b = bytes[i];
+            if b == b'\'' {
+                in_literal = !in_literal;
+            }
+            if b == b'$' && !in_literal {
+                let digits = bytes[i + 1..]
+                    .iter()
+                    .take_while(|c| c.is_ascii_digit())
+                    .count();
+                if digits > 0 {
+                    let n: usize = self.sql[i + 1..i + 1 + digits]
+                        .parse()
+                        .expect("digits parse");
+                    sql.push('?');
+                    args.push(self.args[n - 1].clone());
+                    i += 1 + digits;
+                    continue;
+                }
+            }
+            sql.push(b as char);
+            i += 1;
+        }
+        Stmt { sql, args }
+    }
 }
 
 #[cfg(test)]
@@ -446,5 +600,20 @@ mod tests {
         );
         let wide = values_rows("({0}, {10}, {11})", 12, 1, 0);
         assert_eq!(wide, "($1, $11, $12)");
+        assert_eq!(values_rows("({0}) {x}", 1, 1, 0), "($1) {x}");
+    }
+
+    #[test]
+    fn positional_placeholders_repeat_arguments_in_order() {
+        let s = Stmt {
+            sql: "INSERT INTO t VALUES ($2, $1, '$1', $2)".into(),
+            args: vec![Arg::Int(Some(1)), Arg::Int(Some(2))],
+        };
+        let p = s.positional();
+        assert_eq!(p.sql, "INSERT INTO t VALUES (?, ?, '$1', ?)");
+        assert_eq!(
+            p.args,
+            vec![Arg::Int(Some(2)), Arg::Int(Some(1)), Arg::Int(Some(2))]
+        );
     }
 }

@@ -159,7 +159,7 @@ impl Store {
             .collect();
         on_pool!(self, |pool| {
             let mut tx = pool.begin_write().await.ctx("starting a transaction")?;
-            let n = run_stmts!(tx, &stmts, "adding reminders to the outbox");
+            let n = run_stmts!(pool, tx, stmts, "adding reminders to the outbox");
             tx.commit().await.ctx("committing planned reminders")?;
             Ok(n)
         })
@@ -188,7 +188,7 @@ impl Store {
                  attempts, message_id, planned_on, last_error"
             );
             let mut tx = pool.begin_write().await.ctx("starting a transaction")?;
-            let mut rows: Vec<ClaimedReminder> = sqlx::query_as(sql)
+            let mut rows: Vec<ClaimedReminder> = sqlx::query_as(&sql)
                 .bind(owner)
                 .bind(lease_until)
                 .bind(now)
@@ -324,7 +324,7 @@ impl Store {
              not_before = COALESCE($5, not_before), lease_owner = NULL, lease_until = NULL, \
              updated_at = $6 WHERE id = $1 AND lease_owner = $2"
         );
-        on_pool!(self, |pool| sqlx::query(sqlx::AssertSqlSafe(sql))
+        on_pool!(self, |pool| sqlx::query(&sql)
             .bind(id)
             .bind(owner)
             .bind(status.as_str())

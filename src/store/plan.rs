@@ -125,7 +125,7 @@ impl Store {
             format!("{SELECT_JOINED} ORDER BY i.id")
         };
         on_pool!(self, |pool| {
-            let mut invoices = sqlx::query_as::<_, Joined>(sqlx::AssertSqlSafe(sql)).fetch(pool);
+            let mut invoices = sqlx::query_as::<_, Joined>(&sql).fetch(pool);
             let mut reminders = sqlx::query_as::<_, ReminderJoin>(
                 "SELECT invoice_id, step, status, automatic, planned_on FROM reminders \
                  WHERE invoice_id IS NOT NULL ORDER BY invoice_id, id",

@@ -48,7 +48,7 @@ impl Store {
                  RETURNING id, key, reminder_id, connector_id, invoice_id, payload, attempts"
             );
             let mut tx = pool.begin_write().await.ctx("starting a transaction")?;
-            let mut rows: Vec<ClaimedWriteBack> = sqlx::query_as(sql)
+            let mut rows: Vec<ClaimedWriteBack> = sqlx::query_as(&sql)
                 .bind(owner)
                 .bind(lease_until)
                 .bind(now)

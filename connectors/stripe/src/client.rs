@@ -60,6 +60,17 @@ impl StripeClient {
         path: &str,
         query: &[(&str, String)],
     ) -> Result<T, ConnectorError> {
+        let body = self.get_raw(what, path, query).await?;
+        self.parse(what, &body)
+    }
+
+    /// `GET {base}{path}?{query}`: the body of a successful answer, errors classified.
+    pub async fn get_raw(
+        &self,
+        what: &str,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<bytes::Bytes, ConnectorError> {
         let url = format!("{}{}", self.base, path);
         let response = self
             .http
@@ -70,7 +81,7 @@ impl StripeClient {
                     .query(query)
             })
             .await?;
-        self.decode(what, response)
+        self.check(what, response)
     }
 
     /// `POST {base}{path}` with a form body and an idempotency key, decoded as `T`.
@@ -92,24 +103,26 @@ impl StripeClient {
                     .form(form)
             })
             .await?;
-        self.decode(what, response)
+        let body = self.check(what, response)?;
+        self.parse(what, &body)
     }
 
-    fn decode<T: DeserializeOwned>(
-        &self,
-        what: &str,
-        response: HttpResponse,
-    ) -> Result<T, ConnectorError> {
+    /// The body of a successful answer, or the classified error.
+    fn check(&self, what: &str, response: HttpResponse) -> Result<bytes::Bytes, ConnectorError> {
         if !response.is_success() {
             return Err(
                 classify(&response, self.clock.now()).context(format!("{}: {what}", self.label))
             );
         }
-        serde_json::from_slice(&response.body).map_err(|e| {
+        Ok(response.body)
+    }
+
+    /// Decodes a successful answer's body as `T`.
+    pub fn parse<T: DeserializeOwned>(&self, what: &str, body: &[u8]) -> Result<T, ConnectorError> {
+        serde_json::from_slice(body).map_err(|e| {
             ConnectorError::Invalid(format!(
-                "{}: {what}: unexpected answer from Stripe ({e}; request {})",
-                self.label,
-                response.header("request-id").unwrap_or("-")
+                "{}: {what}: unexpected answer from Stripe ({e})",
+                self.label
             ))
         })
     }

@@ -7,6 +7,7 @@ use relance_core::{
     ObjectRef, Payment,
 };
 use rust_decimal::Decimal;
+use serde_json::value::RawValue;
 
 use crate::model;
 
@@ -151,6 +152,63 @@ pub fn invoice(
     })
 }
 
+/// One page of `GET /v1/invoices`, mapped.
+#[derive(Debug, Default)]
+pub struct InvoicePage {
+    /// The invoices that could be read and mapped.
+    pub changes: Vec<Change>,
+    /// One line per invoice skipped.
+    pub warnings: Vec<String>,
+    /// Id of the page's last item (the next `starting_after`).
+    pub last_id: Option<String>,
+    /// More pages follow.
+    pub has_more: bool,
+}
+
+/// Parses and maps a page of invoices: the whole page in one pass, or, when that fails, item
+/// by item, so that one unreadable invoice is skipped with a warning instead of failing the
+/// page. An answer that is not a list at all is an error.
+pub fn invoice_page(
+    body: &[u8],
+    options: MapOptions,
+    connector: &str,
+) -> Result<InvoicePage, String> {
+    let mut out = InvoicePage::default();
+    let take = |inv: model::Invoice, out: &mut InvoicePage| {
+        match invoice(&inv, None, options) {
+            Ok(i) => out.changes.push(Change::Invoice(i)),
+            Err(e) => out.warnings.push(format!("{connector}: {e}; skipped")),
+        }
+        out.last_id = Some(inv.id);
+    };
+    if let Ok(page) = serde_json::from_slice::<model::List<model::Invoice>>(body) {
+        out.has_more = page.has_more;
+        for inv in page.data {
+            take(inv, &mut out);
+        }
+        return Ok(out);
+    }
+    let page: model::List<Box<RawValue>> =
+        serde_json::from_slice(body).map_err(|e| format!("unexpected answer from Stripe ({e})"))?;
+    out.has_more = page.has_more;
+    for raw in &page.data {
+        match serde_json::from_str::<model::Invoice>(raw.get()) {
+            Ok(inv) => take(inv, &mut out),
+            Err(e) => {
+                let id = serde_json::from_str::<model::IdOnly>(raw.get())
+                    .ok()
+                    .and_then(|o| o.id);
+                out.warnings.push(format!(
+                    "{connector}: invoice {}: unreadable ({e}); skipped",
+                    id.as_deref().unwrap_or("?")
+                ));
+                out.last_id = id;
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Maps a customer; `None` for a deleted one (its invoices keep the stored copy).
 pub fn customer(c: &model::Customer) -> Option<Customer> {
     if c.deleted {
@@ -221,15 +279,15 @@ pub fn event(event: &model::Event, options: MapOptions) -> Result<InboundEvent, 
         ..InboundEvent::default()
     };
     let context = |e: String| format!("event {} ({}): {e}", event.id, event.kind);
-    let object = &event.data.object;
+    let object = event.data.object.get();
     match event.kind.as_str() {
         "invoice.deleted" => {
-            let id = object
-                .get("id")
-                .and_then(|v| v.as_str())
+            let id = serde_json::from_str::<model::IdOnly>(object)
+                .ok()
+                .and_then(|o| o.id)
                 .ok_or_else(|| context("object has no id".into()))?;
             out.changes.push(Change::InvoiceDeleted {
-                external_id: id.to_string(),
+                external_id: id,
                 at: instant(event.created).map_err(context)?,
             });
         }
@@ -238,7 +296,7 @@ pub fn event(event: &model::Event, options: MapOptions) -> Result<InboundEvent, 
             if is_own_write_back(event) {
                 return Ok(out);
             }
-            let inv: model::Invoice = serde_json::from_value(object.clone())
+            let inv: model::Invoice = serde_json::from_str(object)
                 .map_err(|e| context(format!("unreadable invoice: {e}")))?;
             out.changes.push(Change::Invoice(invoice(
                 &inv,
@@ -247,7 +305,7 @@ pub fn event(event: &model::Event, options: MapOptions) -> Result<InboundEvent, 
             )?));
         }
         "invoice_payment.paid" => {
-            let p: model::InvoicePayment = serde_json::from_value(object.clone())
+            let p: model::InvoicePayment = serde_json::from_str(object)
                 .map_err(|e| context(format!("unreadable invoice payment: {e}")))?;
             if let Some(payment) = payment(&p)? {
                 out.refetch
@@ -256,7 +314,7 @@ pub fn event(event: &model::Event, options: MapOptions) -> Result<InboundEvent, 
             }
         }
         "customer.created" | "customer.updated" => {
-            let c: model::Customer = serde_json::from_value(object.clone())
+            let c: model::Customer = serde_json::from_str(object)
                 .map_err(|e| context(format!("unreadable customer: {e}")))?;
             if let Some(mut c) = customer(&c) {
                 c.source_updated_at = Some(instant(event.created).map_err(context)?);
@@ -414,6 +472,28 @@ mod tests {
         let deleted: model::Customer =
             serde_json::from_str(r#"{"id":"cus_x","object":"customer","deleted":true}"#).unwrap();
         assert!(customer(&deleted).is_none());
+    }
+
+    #[test]
+    fn a_page_with_one_unreadable_invoice_keeps_the_others() {
+        let mut page: serde_json::Value =
+            serde_json::from_str(&fixture("invoice-list-page.json")).unwrap();
+        page["data"][1]["total"] = serde_json::json!("not a number");
+        let body = serde_json::to_vec(&page).unwrap();
+        let p = invoice_page(&body, options(), "stripe-main").unwrap();
+        assert_eq!(p.changes.len(), 2);
+        assert_eq!(p.warnings.len(), 1);
+        assert!(
+            p.warnings[0].contains("in_1SKt7bRln8DemoB3nM5qLw8Z"),
+            "{}",
+            p.warnings[0]
+        );
+        assert_eq!(p.last_id.as_deref(), Some("in_1SGmQ2Rln8DemoA4vX7pKe3T"));
+        assert!(p.has_more);
+        assert!(invoice_page(b"<html>", options(), "stripe-main").is_err());
+        let whole =
+            invoice_page(fixture("invoice-list-page.json").as_bytes(), options(), "x").unwrap();
+        assert_eq!((whole.changes.len(), whole.warnings.len()), (3, 0));
     }
 
     #[test]

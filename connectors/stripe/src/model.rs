@@ -183,7 +183,7 @@ pub struct EventRequest {
 #[derive(Debug, Deserialize)]
 pub struct EventData {
     /// The object as it was, kept raw: its type depends on the event type.
-    pub object: serde_json::Value,
+    pub object: Box<serde_json::value::RawValue>,
     /// Old values of the changed keys (`*.updated` only).
     pub previous_attributes: Option<serde_json::Map<String, serde_json::Value>>,
 }
@@ -203,6 +203,13 @@ pub struct Event {
     /// The request that caused it.
     #[serde(default)]
     pub request: Option<EventRequest>,
+}
+
+/// Just the id of an object, to name one that cannot be read otherwise.
+#[derive(Debug, Deserialize)]
+pub struct IdOnly {
+    /// The id, if any.
+    pub id: Option<String>,
 }
 
 /// An error answer.
