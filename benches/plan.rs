@@ -1,2 +1,269 @@
+//! Plan benchmark: the pure policy over 100k and 1M invoices (invoices/s), and `relance plan`
+//! end to end from SQLite and PostgreSQL over the same book stored (time, peak memory).
+//!
+//! `cargo bench --bench plan` (sizes: `BENCH_PLAN_SIZES=100000,1000000`).
+
 mod support;
-fn main() {}
+
+use std::process::Stdio;
+use std::time::Instant;
+
+use chrono::{DateTime, NaiveDate, TimeDelta};
+use relance::policy::config::{ChannelKind, Policy, Step, ThankYou};
+use relance::policy::{self, CustomerFacts, InvoiceFacts, PlanInput, ReminderFact, ReminderState};
+use relance::store::{NewReminder, ReminderStatus, Store};
+use relance_core::{
+    Change, Currency, Customer, InboundEvent, Invoice, InvoiceStatus, InvoiceStatus::*, Money,
+};
+use rust_decimal::Decimal;
+
+/// A deterministic pseudo-random sequence (no dependency, same book every run).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+}
+
+fn policy() -> Policy {
+    let step = |id: &str, offset| Step {
+        id: id.into(),
+        offset_days: offset,
+        channel: ChannelKind::Email,
+        template: id.into(),
+    };
+    Policy {
+        max_automatic_reminders: 2,
+        min_balance: Decimal::new(500, 2),
+        steps: vec![step("courtesy", -3), step("friendly", 7), step("firm", 14)],
+        thank_you: Some(ThankYou {
+            channel: ChannelKind::Email,
+            template: "thanks".into(),
+        }),
+    }
+}
+
+const TODAY: &str = "2027-01-15";
+
+/// Invoice `i`: a third open, the rest paid; due dates over the last 120 days and next 30.
+fn shape(i: u64, rng: &mut Lcg) -> (InvoiceStatus, NaiveDate, i64) {
+    let today: NaiveDate = TODAY.parse().unwrap();
+    let due = today - TimeDelta::days((rng.next() % 150) as i64 - 30);
+    let status = if i.is_multiple_of(3) { Open } else { Paid };
+    let amount = 1000 + (rng.next() % 500_000) as i64;
+    (status, due, amount)
+}
+
+fn pure(n: u64) -> f64 {
+    let mut rng = Lcg(42);
+    let policy = policy();
+    let today: NaiveDate = TODAY.parse().unwrap();
+    let customer = CustomerFacts::default();
+    let book: Vec<(InvoiceFacts, Vec<ReminderFact>)> = (0..n)
+        .map(|i| {
+            let (status, due, amount) = shape(i, &mut rng);
+            let reminders = if due + TimeDelta::days(7) < today {
+                vec![ReminderFact {
+                    step: "friendly".into(),
+                    state: ReminderState::Sent,
+                    automatic: true,
+                    planned_on: due + TimeDelta::days(7),
+                }]
+            } else {
+                Vec::new()
+            };
+            (
+                InvoiceFacts {
+                    status,
+                    chase: true,
+                    due_on: Some(due),
+                    balance: if status == Open {
+                        Decimal::new(amount, 2)
+                    } else {
+                        Decimal::ZERO
+                    },
+                    paused_until: None,
+                },
+                reminders,
+            )
+        })
+        .collect();
+    let started = Instant::now();
+    let mut due = 0u64;
+    for (invoice, reminders) in &book {
+        let d = policy::decide(
+            PlanInput {
+                invoice,
+                customer: &customer,
+                reminders,
+            },
+            &policy,
+            today,
+        );
+        due += u64::from(d.action.is_ok());
+    }
+    let elapsed = started.elapsed();
+    assert!(due > 0);
+    n as f64 / elapsed.as_secs_f64()
+}
+
+async fn populate(url: &str, n: u64) {
+    let store = Store::connect(url).await.unwrap();
+    store.migrate().await.unwrap();
+    let at = DateTime::parse_from_rfc3339("2027-01-01T00:00:00Z")
+        .unwrap()
+        .to_utc();
+    let customers = (n / 5).max(1);
+    for chunk in (0..customers).collect::<Vec<_>>().chunks(1000) {
+        let changes = chunk
+            .iter()
+            .map(|c| {
+                Change::Customer(Customer {
+                    external_id: format!("c{c}"),
+                    name: format!("Client {c}"),
+                    emails: vec![format!("c{c}@example.com")],
+                    phone: None,
+                    locale: Some("fr".into()),
+                    time_zone: None,
+                    source_updated_at: None,
+                })
+            })
+            .collect();
+        let e = InboundEvent {
+            kind: "seed".into(),
+            changes,
+            ..InboundEvent::default()
+        };
+        store
+            .apply("bench", "poll", &[e], Some("x"), 0, at)
+            .await
+            .unwrap();
+    }
+    let mut rng = Lcg(42);
+    let mut id = 0i64;
+    for chunk in (0..n).collect::<Vec<_>>().chunks(1000) {
+        let mut changes = Vec::with_capacity(chunk.len());
+        for &i in chunk {
+            let (status, due, amount) = shape(i, &mut rng);
+            let total = Money::from_minor(amount, Currency::EUR);
+            changes.push(Change::Invoice(Invoice {
+                external_id: format!("in{i}"),
+                number: format!("F-{i}"),
+                customer_external_id: format!("c{}", i % customers),
+                customer_hint: None,
+                issued_on: Some(due - TimeDelta::days(30)),
+                due_on: Some(due),
+                total,
+                balance: if status == Open {
+                    total
+                } else {
+                    Money::zero(Currency::EUR)
+                },
+                status,
+                chase: true,
+                email: None,
+                payment_url: Some(format!("https://pay.example/{i}")),
+                paid_at: (status == Paid).then(|| {
+                    (due + TimeDelta::days((i % 20) as i64))
+                        .and_hms_opt(10, 0, 0)
+                        .unwrap()
+                        .and_utc()
+                }),
+                source_updated_at: at,
+            }));
+        }
+        let e = InboundEvent {
+            kind: "seed".into(),
+            changes,
+            ..InboundEvent::default()
+        };
+        store
+            .apply("bench", "poll", &[e], Some("x"), 0, at)
+            .await
+            .unwrap();
+        // A friendly reminder already sent for a third of the open, overdue invoices.
+        let mut rows = Vec::new();
+        for &i in chunk {
+            id += 1;
+            if i.is_multiple_of(9) {
+                rows.push(NewReminder {
+                    key: format!("invoice:{id}:friendly"),
+                    invoice_id: id,
+                    customer_id: 1 + (i % customers) as i64,
+                    step: "friendly".into(),
+                    kind: "reminder".into(),
+                    channel: "email".into(),
+                    template: "friendly".into(),
+                    automatic: true,
+                    status: ReminderStatus::Sent,
+                    reason: None,
+                    planned_on: TODAY.parse().unwrap(),
+                    not_before: at,
+                    message_id: format!("<m{id}@x>"),
+                    amount_minor: None,
+                    currency: None,
+                });
+            }
+        }
+        store.insert_reminders(&rows, at).await.unwrap();
+    }
+    // As a large sync leaves it.
+    store.analyze().await.unwrap();
+    store.close().await;
+}
+
+#[tokio::main]
+async fn main() {
+    let sizes = support::sizes("BENCH_PLAN_SIZES", &[100_000, 1_000_000]);
+    println!("plan: policy v1 (3 steps), a third of the book open, two thirds paid");
+    for &n in &sizes {
+        println!(
+            "  pure policy, {n:>8} invoices: {:>12.0} invoices/s",
+            pure(n)
+        );
+    }
+    println!(
+        "{:<9} {:>8} {:>10} {:>12} {:>10} {:>12}",
+        "backend", "N", "seconds", "invoices/s", "peak MiB", "populate s"
+    );
+    for backend in support::backends() {
+        for &n in &sizes {
+            let dir = tempfile::tempdir().unwrap();
+            let Some(url) = support::fresh_db(backend, dir.path(), &format!("plan{n}")).await
+            else {
+                continue;
+            };
+            let started = Instant::now();
+            populate(&url, n).await;
+            let populated = started.elapsed();
+            let config = support::write_config(
+                dir.path(),
+                &url,
+                "http://127.0.0.1:9",
+                "127.0.0.1:0",
+                &dir.path().join("out"),
+            );
+            let mut cmd = support::relance(&config, &["plan", "--at", TODAY, "--format", "json"]);
+            cmd.stdout(Stdio::null());
+            let (out, elapsed, peak) =
+                tokio::task::spawn_blocking(move || support::measure_quiet(cmd))
+                    .await
+                    .unwrap();
+            assert!(out.success(), "relance plan failed");
+            println!(
+                "{:<9} {:>8} {:>10.2} {:>12.0} {:>10.1} {:>12.1}",
+                backend,
+                n,
+                elapsed.as_secs_f64(),
+                n as f64 / elapsed.as_secs_f64(),
+                peak as f64 / 1024.0,
+                populated.as_secs_f64()
+            );
+        }
+    }
+}

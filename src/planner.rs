@@ -11,7 +11,9 @@ use sha2::{Digest, Sha256};
 
 use crate::policy::config::Policy;
 use crate::policy::{self, CustomerFacts, Hold, InvoiceFacts, PlanInput, Planned};
-use crate::store::{NewReminder, PlanRow, ReminderStatus, Store, StoreError};
+use relance_core::InvoiceStatus;
+
+use crate::store::{NewReminder, PlanRow, PlanScope, ReminderStatus, Store, StoreError};
 
 /// What the planner needs besides the store.
 #[derive(Debug, Clone, Copy)]
@@ -179,9 +181,27 @@ pub async fn plan_streaming(
         held: Vec::new(),
         counts: BTreeMap::new(),
     };
-    let active_only = detail == Detail::Actions;
-    report.invoices = store
-        .for_each_plan_row(active_only, |row| {
+    let scope = match detail {
+        Detail::Actions => PlanScope::Active,
+        Detail::Reasons => PlanScope::Interesting,
+        Detail::Everything => PlanScope::All,
+    };
+    if scope == PlanScope::Interesting {
+        // Closed invoices never reminded get nothing and are not listed: counted in SQL
+        // rather than read one by one.
+        for (status, n) in store.quiet_closed_counts().await? {
+            let code = InvoiceStatus::parse(&status).map_or("void", |s| match s {
+                InvoiceStatus::Paid => Hold::Paid.code(),
+                InvoiceStatus::Uncollectible => Hold::Uncollectible.code(),
+                InvoiceStatus::Draft => Hold::Draft.code(),
+                InvoiceStatus::Void | InvoiceStatus::Open => Hold::Void.code(),
+            });
+            *report.counts.entry(code).or_default() += n as u64;
+            report.invoices += n as u64;
+        }
+    }
+    report.invoices += store
+        .for_each_plan_row(scope, |row| {
             let invoice = facts(&row);
             let customer = CustomerFacts {
                 excluded: row.customer.excluded,

@@ -111,8 +111,14 @@ pub async fn sync_connector(
     }
     let fetched = refetch(store, connector, clock).await?;
     add(&mut report.stats, fetched);
+    if report.stats.invoices + report.stats.customers >= ANALYZE_AFTER {
+        store.analyze().await?;
+    }
     Ok(report)
 }
+
+/// Objects written by one sync after which the planner's statistics are refreshed.
+const ANALYZE_AFTER: usize = 10_000;
 
 /// Fetches the objects events named without carrying (oldest first) and stores them; an
 /// inbox row stays until its objects were fetched.

@@ -366,3 +366,23 @@ pub fn sizes(var: &str, default: &[u64]) -> Vec<u64> {
         Err(_) => default.to_vec(),
     }
 }
+
+/// Like [`measure`], with the child's stdout and stderr as the command sets them (for large
+/// outputs sent to /dev/null).
+// `wait4` below reaps the child (it is how its peak memory is read).
+#[allow(clippy::zombie_processes)]
+pub fn measure_quiet(mut cmd: Command) -> (std::process::ExitStatus, Duration, u64) {
+    use std::os::unix::process::ExitStatusExt;
+    let started = Instant::now();
+    let child = cmd.spawn().expect("spawn");
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(waited, pid, "wait4");
+    (
+        std::process::ExitStatus::from_raw(status),
+        started.elapsed(),
+        usage.ru_maxrss as u64,
+    )
+}

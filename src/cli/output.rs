@@ -131,12 +131,13 @@ pub async fn print_plan_json(
     }
     write!(
         out,
-        "],\n\"date\":{},\"invoices\":{},\"actions\":{},\"counts\":{}}}\n",
+        "],\n\"date\":{},\"invoices\":{},\"counts\":{},\"actions\":",
         serde_json::to_string(&report.date)?,
         report.invoices,
-        serde_json::to_string(&report.actions)?,
         serde_json::to_string(&report.counts)?
     )?;
+    serde_json::to_writer(&mut out, &report.actions)?;
+    out.write_all(b"}\n")?;
     out.flush()?;
     Ok(())
 }

@@ -21,7 +21,7 @@ use sqlx::{Database, Transaction};
 pub use outbox::{
     ClaimedReminder, INTERRUPTED, NewReminder, ReminderStatus, SentReminder, WriteBackRequest,
 };
-pub use plan::{CustomerHistory, PlanRow, ReminderFact};
+pub use plan::{CustomerHistory, PlanRow, PlanScope, ReminderFact};
 pub use sync::{ApplyStats, SyncState};
 pub use writebacks::ClaimedWriteBack;
 
@@ -170,7 +170,11 @@ impl Store {
                 .ctx("opening the SQLite file")?;
             Backend::Sqlite(pool)
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            let options = PgConnectOptions::from_str(url).ctx("reading the postgres URL")?;
+            // JIT compilation costs hundreds of milliseconds per query and never pays off on
+            // these short OLTP statements.
+            let options = PgConnectOptions::from_str(url)
+                .ctx("reading the postgres URL")?
+                .options([("jit", "off")]);
             let pool = PgPoolOptions::new()
                 .max_connections(10)
                 .acquire_timeout(Duration::from_secs(30))
@@ -206,6 +210,16 @@ impl Store {
     /// Closes the pool (waits for connections to be returned).
     pub async fn close(&self) {
         on_pool!(self, |pool| pool.close().await)
+    }
+
+    /// Refreshes the query planner's statistics (after a large sync, so that planning
+    /// queries pick index lookups over full scans).
+    pub async fn analyze(&self) -> Result<(), StoreError> {
+        on_pool!(self, |pool| sqlx::query("ANALYZE")
+            .execute(pool)
+            .await
+            .map(|_| ())
+            .ctx("refreshing statistics"))
     }
 
     /// Checks the database answers.

@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use futures::TryStreamExt;
 use rust_decimal::Decimal;
+use serde::Deserialize;
 
 use super::{Context, CustomerRow, InvoiceRow, Store, StoreError, on_pool};
 use crate::policy::ReminderState;
@@ -22,180 +22,294 @@ pub struct PlanRow {
     pub reminders: Vec<ReminderFact>,
 }
 
-#[derive(sqlx::FromRow)]
-struct Joined {
-    id: i64,
-    connector_id: String,
-    external_id: String,
-    customer_id: i64,
-    number: String,
-    issued_on: Option<NaiveDate>,
-    due_on: Option<NaiveDate>,
-    currency: String,
-    total_minor: i64,
-    balance_minor: i64,
-    status: String,
-    chase: bool,
-    email: Option<String>,
-    payment_url: Option<String>,
-    paid_at: Option<DateTime<Utc>>,
-    paused_until: Option<NaiveDate>,
-    source_updated_at: DateTime<Utc>,
-    c_external_id: String,
-    c_name: String,
-    c_emails: String,
-    c_phone: Option<String>,
-    c_locale: Option<String>,
-    c_time_zone: Option<String>,
-    c_excluded: bool,
-    c_paused_until: Option<NaiveDate>,
+/// Invoices read per query: each page comes back as one JSON document, so a large book
+/// costs a few thousand rows, not millions (SQLite hands rows over one by one between
+/// threads, which dominated planning time).
+const PAGE: i64 = 2000;
+
+/// One invoice of a page, as the JSON array the query builds.
+#[derive(Deserialize)]
+struct JsonRow(
+    i64,
+    String,
+    String,
+    i64,
+    String,
+    Option<NaiveDate>,
+    Option<NaiveDate>,
+    String,
+    i64,
+    i64,
+    String,
+    Flag,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<NaiveDate>,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Flag,
+    Option<NaiveDate>,
+    Vec<JsonReminder>,
+);
+
+#[derive(Deserialize)]
+struct JsonReminder(String, String, Flag, NaiveDate);
+
+/// A boolean as SQLite (0/1) or PostgreSQL (true/false) writes it in JSON.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Flag {
+    Bool(bool),
+    Int(i64),
 }
 
-impl Joined {
-    fn split(self) -> (InvoiceRow, CustomerRow) {
-        let customer = CustomerRow {
-            id: self.customer_id,
-            connector_id: self.connector_id.clone(),
-            external_id: self.c_external_id,
-            name: self.c_name,
-            emails: self.c_emails,
-            phone: self.c_phone,
-            locale: self.c_locale,
-            time_zone: self.c_time_zone,
-            excluded: self.c_excluded,
-            paused_until: self.c_paused_until,
-        };
-        let invoice = InvoiceRow {
-            id: self.id,
-            connector_id: self.connector_id,
-            external_id: self.external_id,
-            customer_id: self.customer_id,
-            number: self.number,
-            issued_on: self.issued_on,
-            due_on: self.due_on,
-            currency: self.currency,
-            total_minor: self.total_minor,
-            balance_minor: self.balance_minor,
-            status: self.status,
-            chase: self.chase,
-            email: self.email,
-            payment_url: self.payment_url,
-            paid_at: self.paid_at,
-            paused_until: self.paused_until,
-            source_updated_at: self.source_updated_at,
-        };
-        (invoice, customer)
+impl Flag {
+    fn get(&self) -> bool {
+        match self {
+            Flag::Bool(b) => *b,
+            Flag::Int(i) => *i != 0,
+        }
     }
 }
 
-#[derive(sqlx::FromRow)]
-struct ReminderJoin {
-    invoice_id: i64,
-    step: String,
-    status: String,
-    automatic: bool,
-    planned_on: NaiveDate,
+fn instant(text: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(text)
+        .or_else(|_| DateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f%#z"))
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::Invalid(format!("stored time `{text}` unreadable: {e}")))
 }
 
-const SELECT_JOINED: &str = "SELECT i.id, i.connector_id, i.external_id, i.customer_id, i.number, \
-     i.issued_on, i.due_on, i.currency, i.total_minor, i.balance_minor, i.status, i.chase, i.email, \
-     i.payment_url, i.paid_at, i.paused_until, i.source_updated_at, c.external_id AS c_external_id, \
-     c.name AS c_name, c.emails AS c_emails, c.phone AS c_phone, c.locale AS c_locale, \
-     c.time_zone AS c_time_zone, c.excluded AS c_excluded, c.paused_until AS c_paused_until \
-     FROM invoices i JOIN customers c ON c.id = i.customer_id";
+impl JsonRow {
+    fn into_plan_row(self) -> Result<PlanRow, StoreError> {
+        let JsonRow(
+            id,
+            connector_id,
+            external_id,
+            customer_id,
+            number,
+            issued_on,
+            due_on,
+            currency,
+            total_minor,
+            balance_minor,
+            status,
+            chase,
+            email,
+            payment_url,
+            paid_at,
+            paused_until,
+            source_updated_at,
+            c_external_id,
+            c_name,
+            c_emails,
+            c_phone,
+            c_locale,
+            c_time_zone,
+            c_excluded,
+            c_paused_until,
+            reminders,
+        ) = self;
+        let customer = CustomerRow {
+            id: customer_id,
+            connector_id: connector_id.clone(),
+            external_id: c_external_id,
+            name: c_name,
+            emails: c_emails,
+            phone: c_phone,
+            locale: c_locale,
+            time_zone: c_time_zone,
+            excluded: c_excluded.get(),
+            paused_until: c_paused_until,
+        };
+        let invoice = InvoiceRow {
+            id,
+            connector_id,
+            external_id,
+            customer_id,
+            number,
+            issued_on,
+            due_on,
+            currency,
+            total_minor,
+            balance_minor,
+            status,
+            chase: chase.get(),
+            email,
+            payment_url,
+            paid_at: paid_at.as_deref().map(instant).transpose()?,
+            paused_until,
+            source_updated_at: instant(&source_updated_at)?,
+        };
+        let reminders = reminders
+            .into_iter()
+            .map(
+                |JsonReminder(step, status, automatic, planned_on)| ReminderFact {
+                    step,
+                    state: ReminderState::parse(&status).unwrap_or(ReminderState::Failed),
+                    automatic: automatic.get(),
+                    planned_on,
+                },
+            )
+            .collect();
+        Ok(PlanRow {
+            invoice,
+            customer,
+            reminders,
+        })
+    }
+}
+
+/// The columns of a page row, in [`JsonRow`] order.
+const COLUMNS: &str = "p.id, p.connector_id, p.external_id, p.customer_id, p.number, p.issued_on, \
+     p.due_on, p.currency, p.total_minor, p.balance_minor, p.status, p.chase, p.email, \
+     p.payment_url, p.paid_at, p.paused_until, p.source_updated_at, c.external_id, c.name, \
+     c.emails, c.phone, c.locale, c.time_zone, c.excluded, c.paused_until";
+
+/// A page of invoices after `$1`, `$2` at most, as one JSON array of arrays.
+fn page_sql(sqlite: bool, filter: &str) -> String {
+    let inner =
+        format!("SELECT i.* FROM invoices i WHERE i.id > $1 AND ({filter}) ORDER BY i.id LIMIT $2");
+    if sqlite {
+        format!(
+            "SELECT json_group_array(json_array({COLUMNS}, json((SELECT json_group_array(\
+             json_array(r.step, r.status, r.automatic, r.planned_on)) FROM reminders r \
+             WHERE r.invoice_id = p.id)))) FROM ({inner}) p JOIN customers c ON c.id = p.customer_id"
+        )
+    } else {
+        format!(
+            "SELECT COALESCE(json_agg(json_build_array({COLUMNS}, COALESCE((SELECT json_agg(\
+             json_build_array(r.step, r.status, r.automatic, r.planned_on) ORDER BY r.id) \
+             FROM reminders r WHERE r.invoice_id = p.id), '[]'::json)) ORDER BY p.id), '[]'::json)::text \
+             FROM ({inner}) p JOIN customers c ON c.id = p.customer_id"
+        )
+    }
+}
 
 /// Invoices that can need an action: open ones, and paid ones that were reminded but not
 /// thanked yet.
-const ACTIVE_FILTER: &str = " WHERE i.status = 'open' OR (i.status = 'paid' \
-     AND EXISTS (SELECT 1 FROM reminders r WHERE r.invoice_id = i.id AND r.kind = 'reminder' \
-                 AND r.status = 'sent') \
-     AND NOT EXISTS (SELECT 1 FROM reminders r WHERE r.invoice_id = i.id AND r.kind = 'thank_you'))";
+///
+/// The reminder checks are written as `LIMIT 1` scalar subqueries so that they are looked up
+/// per invoice through the index: as `EXISTS`, PostgreSQL may hash the whole reminders table
+/// for every page.
+const ACTIVE_FILTER: &str = "i.status = 'open' OR (i.status = 'paid' \
+     AND (SELECT 1 FROM reminders r WHERE r.invoice_id = i.id AND r.kind = 'reminder' \
+          AND r.status = 'sent' LIMIT 1) IS NOT NULL \
+     AND (SELECT 1 FROM reminders r WHERE r.invoice_id = i.id AND r.kind = 'thank_you' \
+          LIMIT 1) IS NULL)";
+
+/// Open invoices, and closed ones that were reminded: everything that has something to say.
+const INTERESTING_FILTER: &str = "i.status = 'open' \
+     OR (SELECT 1 FROM reminders r WHERE r.invoice_id = i.id LIMIT 1) IS NOT NULL";
+
+/// Which invoices the planner reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlanScope {
+    /// Only those that may need an action today (the daemon).
+    Active,
+    /// Open ones and reminded ones; the quiet closed ones are only counted.
+    Interesting,
+    /// Every invoice.
+    All,
+}
 
 impl Store {
-    /// Calls `f` for every invoice (only those that may need an action when `active_only`),
-    /// in id order, with its customer and reminders. Returns how many rows were visited.
+    /// Calls `f` for every invoice in `scope`, in id order, with its customer and reminders.
+    /// Returns how many rows were visited.
     pub async fn for_each_plan_row(
         &self,
-        active_only: bool,
+        scope: PlanScope,
         mut f: impl FnMut(PlanRow),
     ) -> Result<u64, StoreError> {
-        let sql = if active_only {
-            format!("{SELECT_JOINED}{ACTIVE_FILTER} ORDER BY i.id")
-        } else {
-            format!("{SELECT_JOINED} ORDER BY i.id")
+        let filter = match scope {
+            PlanScope::Active => ACTIVE_FILTER,
+            PlanScope::Interesting => INTERESTING_FILTER,
+            PlanScope::All => "TRUE",
         };
-        on_pool!(self, |pool| {
-            let mut invoices = sqlx::query_as::<_, Joined>(&sql).fetch(pool);
-            let mut reminders = sqlx::query_as::<_, ReminderJoin>(
-                "SELECT invoice_id, step, status, automatic, planned_on FROM reminders \
-                 WHERE invoice_id IS NOT NULL ORDER BY invoice_id, id",
-            )
-            .fetch(pool);
-            let mut pending: Option<ReminderJoin> = None;
-            let mut count = 0u64;
-            while let Some(row) = invoices.try_next().await.ctx("reading invoices to plan")? {
-                let (invoice, customer) = row.split();
-                let mut facts = Vec::new();
-                loop {
-                    let next = match pending.take() {
-                        Some(r) => Some(r),
-                        None => reminders
-                            .try_next()
-                            .await
-                            .ctx("reading reminders to plan")?,
-                    };
-                    let Some(r) = next else { break };
-                    if r.invoice_id < invoice.id {
-                        continue;
-                    }
-                    if r.invoice_id > invoice.id {
-                        pending = Some(r);
-                        break;
-                    }
-                    facts.push(ReminderFact {
-                        step: r.step,
-                        state: ReminderState::parse(&r.status).unwrap_or(ReminderState::Failed),
-                        automatic: r.automatic,
-                        planned_on: r.planned_on,
-                    });
-                }
-                count += 1;
-                f(PlanRow {
-                    invoice,
-                    customer,
-                    reminders: facts,
-                });
+        let sql = page_sql(self.backend_name() == "sqlite", filter);
+        let mut after = 0i64;
+        let mut count = 0u64;
+        loop {
+            // Not a prepared statement: PostgreSQL then plans each page with its actual bounds
+            // (a generic plan for `id > $1` sorts the whole table every time).
+            let page: Option<String> = on_pool!(self, |pool| sqlx::query_scalar(&sql)
+                .persistent(false)
+                .bind(after)
+                .bind(PAGE)
+                .fetch_one(pool)
+                .await
+                .ctx("reading invoices to plan"))?;
+            let mut rows: Vec<JsonRow> = match page.as_deref() {
+                None | Some("") => Vec::new(),
+                Some(text) => serde_json::from_str(text)
+                    .map_err(|e| StoreError::Invalid(format!("reading invoices to plan: {e}")))?,
+            };
+            if rows.is_empty() {
+                return Ok(count);
             }
-            Ok(count)
-        })
+            rows.sort_by_key(|r| r.0);
+            let full = rows.len() as i64 == PAGE;
+            for row in rows {
+                after = row.0;
+                count += 1;
+                f(row.into_plan_row()?);
+            }
+            if !full {
+                return Ok(count);
+            }
+        }
     }
 
-    /// Payment history per customer (internal id): invoices paid and average days late.
-    pub async fn customer_histories(&self) -> Result<HashMap<i64, CustomerHistory>, StoreError> {
-        let rows: Vec<(i64, NaiveDate, DateTime<Utc>)> = on_pool!(self, |pool| sqlx::query_as(
-            "SELECT customer_id, due_on, paid_at FROM invoices \
-             WHERE status = 'paid' AND due_on IS NOT NULL AND paid_at IS NOT NULL"
+    /// Closed invoices that were never reminded, counted by status (what
+    /// [`PlanScope::Interesting`] leaves out).
+    pub async fn quiet_closed_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        on_pool!(self, |pool| sqlx::query_as(
+            "SELECT i.status, COUNT(*) FROM invoices i WHERE i.status <> 'open' \
+             AND NOT EXISTS (SELECT 1 FROM reminders r WHERE r.invoice_id = i.id) \
+             GROUP BY i.status"
         )
         .fetch_all(pool)
         .await
-        .ctx("reading payment histories"))?;
-        let mut sums: HashMap<i64, (u32, i64)> = HashMap::new();
-        for (customer, due, paid_at) in rows {
-            let late = (paid_at.date_naive() - due).num_days().max(0);
-            let e = sums.entry(customer).or_default();
-            e.0 += 1;
-            e.1 += late;
-        }
-        Ok(sums
+        .ctx("counting closed invoices"))
+    }
+
+    /// Payment history per customer (internal id): invoices paid and average days late,
+    /// aggregated by the database and read as one document.
+    pub async fn customer_histories(&self) -> Result<HashMap<i64, CustomerHistory>, StoreError> {
+        let sql = if self.backend_name() == "sqlite" {
+            "SELECT json_group_array(json_array(customer_id, n, late)) FROM (\
+             SELECT customer_id, COUNT(*) AS n, \
+             SUM(MAX(0, CAST(julianday(date(paid_at)) - julianday(due_on) AS INTEGER))) AS late \
+             FROM invoices WHERE status = 'paid' AND due_on IS NOT NULL AND paid_at IS NOT NULL \
+             GROUP BY customer_id)"
+        } else {
+            "SELECT COALESCE(json_agg(json_build_array(customer_id, n, late)), '[]'::json)::text FROM (\
+             SELECT customer_id, COUNT(*) AS n, \
+             SUM(GREATEST(0, (paid_at AT TIME ZONE 'UTC')::date - due_on)) AS late \
+             FROM invoices WHERE status = 'paid' AND due_on IS NOT NULL AND paid_at IS NOT NULL \
+             GROUP BY customer_id) h"
+        };
+        let text: Option<String> = on_pool!(self, |pool| sqlx::query_scalar(sql)
+            .fetch_one(pool)
+            .await
+            .ctx("reading payment histories"))?;
+        let rows: Vec<(i64, u32, i64)> = serde_json::from_str(text.as_deref().unwrap_or("[]"))
+            .map_err(|e| StoreError::Invalid(format!("reading payment histories: {e}")))?;
+        Ok(rows
             .into_iter()
-            .map(|(c, (n, late))| {
+            .map(|(customer, n, late)| {
                 let average = if n == 0 {
                     Decimal::ZERO
                 } else {
                     (Decimal::from(late) / Decimal::from(n)).round_dp(1)
                 };
                 (
-                    c,
+                    customer,
                     CustomerHistory {
                         paid_invoices: n,
                         average_days_late: average,

@@ -308,3 +308,55 @@ both_backends!(amounts_are_stored_exactly, |db: TestDb| async move {
         "the refused page wrote nothing"
     );
 });
+
+both_backends!(
+    planning_reads_every_invoice_across_pages_with_its_reminders_and_history,
+    |db: TestDb| async move {
+        use relance::store::PlanScope;
+        let store = db.store().await;
+        let n = 4500;
+        seed(&store, n).await;
+        // Customer c3 paid two invoices: 4 days late and 2 days early.
+        let mut late = invoice(3, InvoiceStatus::Paid, "2027-01-10T00:00:00Z");
+        late.paid_at = Some(at("2027-01-19T15:00:00Z"));
+        let mut early = invoice(10, InvoiceStatus::Paid, "2027-01-10T00:00:00Z");
+        early.paid_at = Some(at("2027-01-13T08:00:00Z"));
+        let event = InboundEvent {
+            kind: "x".into(),
+            changes: vec![Change::Invoice(late), Change::Invoice(early)],
+            ..InboundEvent::default()
+        };
+        store
+            .apply("csv", "poll", &[event], None, 0, at("2027-01-20T00:00:00Z"))
+            .await
+            .unwrap();
+        plan_all(&store, 30).await;
+        let mut seen = Vec::new();
+        let mut with_reminders = 0;
+        let visited = store
+            .for_each_plan_row(PlanScope::All, |row| {
+                if !row.reminders.is_empty() {
+                    with_reminders += 1;
+                    assert_eq!(row.reminders[0].step, "friendly");
+                }
+                assert_eq!(row.customer.id, row.invoice.customer_id);
+                seen.push(row.invoice.id);
+            })
+            .await
+            .unwrap();
+        assert_eq!(visited, n as u64);
+        assert_eq!(seen, (1..=n as i64).collect::<Vec<_>>());
+        assert_eq!(with_reminders, 30);
+        let open = store
+            .for_each_plan_row(PlanScope::Active, |_| {})
+            .await
+            .unwrap();
+        assert_eq!(open, n as u64 - 2);
+        let histories = store.customer_histories().await.unwrap();
+        // Customer ids are 1-based in insertion order: c3 is id 4.
+        let h = &histories[&4];
+        assert_eq!(h.paid_invoices, 2);
+        assert_eq!(h.average_days_late, rust_decimal::Decimal::from(2));
+        assert_eq!(histories.len(), 1);
+    }
+);
