@@ -78,6 +78,9 @@ pub struct CycleReport {
     pub writeback: WriteBackStats,
 }
 
+/// How long the worker waits after a webhook before planning again.
+const CHANGE_SETTLE: Duration = Duration::from_secs(2);
+
 fn owner_id() -> String {
     format!("{}-{:08x}", std::process::id(), rand::random::<u32>())
 }
@@ -218,12 +221,12 @@ impl App {
             .await
             .map_err(|source| StartError::Listen { addr, source })?;
         tracing::info!(%addr, "listening");
-        let state = AppState {
-            store: app.store.clone(),
-            connectors: app.connectors.clone(),
-            clock: app.clock.clone(),
-            changed: changed.clone(),
-        };
+        let state = AppState::new(
+            app.store.clone(),
+            app.connectors.clone(),
+            app.clock.clone(),
+            changed.clone(),
+        );
         let server = {
             let cancel = cancel.clone();
             tokio::spawn(async move {
@@ -277,8 +280,12 @@ impl App {
                         _ = cancel.cancelled() => break,
                         _ = tokio::time::sleep(app.config.dispatch.interval) => {}
                         _ = changed.notified() => {
-                            // Let a burst of webhooks land before planning again.
-                            tokio::time::sleep(Duration::from_millis(200)).await;
+                            // A change arrived (a payment: a thank-you may be due). Let the
+                            // rest of a burst land first: one planning round per burst.
+                            tokio::select! {
+                                _ = cancel.cancelled() => break,
+                                _ = tokio::time::sleep(CHANGE_SETTLE) => {}
+                            }
                         }
                     }
                 }

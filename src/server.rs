@@ -9,13 +9,14 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use relance_core::InboundEvent;
 use relance_core::webhook::verify;
 use relance_core::{Clock, UnverifiedWebhook, WebhookError, WebhookReply};
 use serde_json::json;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::connectors::Connectors;
-use crate::store::Store;
+use crate::store::{ApplyStats, Store};
 
 /// What handlers share.
 #[derive(Clone)]
@@ -28,6 +29,84 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Woken when a webhook changed something (the worker re-plans sooner).
     pub changed: Arc<Notify>,
+    writer: mpsc::Sender<Pending>,
+}
+
+/// A verified webhook waiting to be committed, and who to tell.
+struct Pending {
+    connector: String,
+    events: Vec<InboundEvent>,
+    done: oneshot::Sender<Result<ApplyStats, String>>,
+}
+
+/// Webhooks committed together at most.
+const GROUP: usize = 64;
+
+impl AppState {
+    /// The state, with the task that commits webhooks (started on the current runtime).
+    pub fn new(
+        store: Store,
+        connectors: Connectors,
+        clock: Arc<dyn Clock>,
+        changed: Arc<Notify>,
+    ) -> AppState {
+        let (writer, queue) = mpsc::channel(1024);
+        tokio::spawn(commit_webhooks(store.clone(), clock.clone(), queue));
+        AppState {
+            store,
+            connectors,
+            clock,
+            changed,
+            writer,
+        }
+    }
+}
+
+/// Commits webhooks in groups: those that arrive while a transaction runs share the next
+/// one (group commit), and each is answered only once its group is committed. A group that
+/// fails is retried one webhook at a time, so one bad event cannot hold up the others.
+async fn commit_webhooks(store: Store, clock: Arc<dyn Clock>, mut queue: mpsc::Receiver<Pending>) {
+    let mut batch = Vec::with_capacity(GROUP);
+    while queue.recv_many(&mut batch, GROUP).await > 0 {
+        let mut by_connector: Vec<(String, Vec<Pending>)> = Vec::new();
+        for p in batch.drain(..) {
+            match by_connector.iter_mut().find(|(c, _)| *c == p.connector) {
+                Some((_, group)) => group.push(p),
+                None => by_connector.push((p.connector.clone(), vec![p])),
+            }
+        }
+        for (connector, group) in by_connector {
+            let events: Vec<InboundEvent> = group.iter().flat_map(|p| p.events.clone()).collect();
+            match store
+                .apply(&connector, "webhook", &events, None, 0, clock.now())
+                .await
+            {
+                Ok(stats) => {
+                    let each = ApplyStats {
+                        events: stats.events / group.len().max(1),
+                        ..stats
+                    };
+                    for p in group {
+                        let _ = p.done.send(Ok(each));
+                    }
+                }
+                Err(_) if group.len() > 1 => {
+                    for p in group {
+                        let r = store
+                            .apply(&connector, "webhook", &p.events, None, 0, clock.now())
+                            .await
+                            .map_err(|e| e.to_string());
+                        let _ = p.done.send(r);
+                    }
+                }
+                Err(e) => {
+                    for p in group {
+                        let _ = p.done.send(Err(e.to_string()));
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The router.
@@ -76,11 +155,19 @@ async fn webhook(
             return reply(connector.webhook_error_reply(&e));
         }
     };
-    match app
-        .store
-        .apply(&connector_id, "webhook", &events, None, 0, now)
-        .await
-    {
+    let (done, committed) = oneshot::channel();
+    let pending = Pending {
+        connector: connector_id.clone(),
+        events: events.clone(),
+        done,
+    };
+    let result = match app.writer.send(pending).await {
+        Ok(()) => committed
+            .await
+            .unwrap_or_else(|_| Err("the webhook writer stopped".into())),
+        Err(_) => Err("the webhook writer stopped".into()),
+    };
+    match result {
         Ok(stats) => {
             tracing::info!(
                 connector = %connector_id,

@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use relance_core::{Change, Customer, InboundEvent, Invoice, InvoiceStatus, ObjectRef, Payment};
 
 use super::{
-    Arg, Context, Dialect, Stmt, Store, StoreError, minor, on_pool, run_stmts, values_rows,
+    Arg, Context, Dialect, Stmt, Store, StoreError, bind_all, minor, on_pool, run_stmts,
+    values_rows,
 };
 
 /// What one `apply` did.
@@ -49,6 +50,7 @@ pub struct SyncState {
 const CUSTOMER_CHUNK: usize = 400;
 const INVOICE_CHUNK: usize = 200;
 const PAYMENT_CHUNK: usize = 400;
+const EVENT_CHUNK: usize = 400;
 
 fn rank_sql(column: &str) -> String {
     format!(
@@ -341,6 +343,51 @@ fn payments_stmt(
     .render(style))
 }
 
+/// Records provider events by id; returns (`RETURNING`) the ids that were new.
+fn events_stmt(
+    connector: &str,
+    source: &str,
+    now: DateTime<Utc>,
+    rows: &[&InboundEvent],
+    style: RowStyle,
+) -> Stmt {
+    let refetch = |e: &InboundEvent| -> Arg {
+        (!e.refetch.is_empty())
+            .then(|| serde_json::to_string(&e.refetch).expect("object refs serialise"))
+            .into()
+    };
+    Rows {
+        insert: "INSERT INTO webhook_events (connector_id, source, received_at, event_id, \
+                 event_type, refetch, processed_at)",
+        fixed: vec![connector.into(), source.into(), now.into()],
+        columns: vec![
+            (
+                "event_id",
+                "text",
+                rows.iter().map(|e| e.id.clone().into()).collect(),
+            ),
+            (
+                "event_type",
+                "text",
+                rows.iter().map(|e| e.kind.as_str().into()).collect(),
+            ),
+            ("refetch", "text", rows.iter().map(|e| refetch(e)).collect()),
+            (
+                "processed_at",
+                "timestamptz",
+                rows.iter()
+                    .map(|e| e.refetch.is_empty().then_some(now).into())
+                    .collect(),
+            ),
+        ],
+        values: "($1, $2, $3, {0}, {1}, {2}, {3})",
+        select: "$1, $2, $3, t.event_id, t.event_type, t.refetch, t.processed_at",
+        join: "",
+        tail: "ON CONFLICT (connector_id, event_id) DO NOTHING RETURNING event_id".into(),
+    }
+    .render(style)
+}
+
 fn delete_stmt(connector: &str, now: DateTime<Utc>, external_id: &str, at: DateTime<Utc>) -> Stmt {
     Stmt {
         sql: "UPDATE invoices SET status = 'void', balance_minor = 0, deleted = TRUE, \
@@ -453,6 +500,10 @@ fn row_style<P: Dialect>(_: &P) -> RowStyle {
     P::ROW_STYLE
 }
 
+fn prepare_stmt<P: Dialect>(_: &P, stmt: Stmt) -> Stmt {
+    P::prepare(stmt)
+}
+
 impl Store {
     /// Applies provider events in one transaction: events already seen (by id) are skipped,
     /// the others' changes upserted, pending reminders of closed invoices cancelled, objects
@@ -483,35 +534,40 @@ impl Store {
                         .ctx("relaxing commit durability")?;
                 }
             }
-            let mut fresh: Vec<&Change> = Vec::new();
+            // Events seen before (by id, here or in an earlier transaction) are skipped.
+            let mut seen = std::collections::HashSet::new();
+            let mut candidates: Vec<&InboundEvent> = Vec::new();
             for event in events {
-                if let Some(id) = &event.id {
-                    let refetch = (!event.refetch.is_empty()).then(|| {
-                        serde_json::to_string(&event.refetch).expect("object refs serialise")
-                    });
-                    let processed = refetch.is_none().then_some(now);
-                    let inserted: Option<i64> = sqlx::query_scalar(
-                        "INSERT INTO webhook_events (connector_id, event_id, event_type, source, \
-                         received_at, refetch, processed_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                         ON CONFLICT (connector_id, event_id) DO NOTHING RETURNING id",
-                    )
-                    .bind(connector)
-                    .bind(id)
-                    .bind(&event.kind)
-                    .bind(source)
-                    .bind(now)
-                    .bind(refetch)
-                    .bind(processed)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .ctx("recording an event")?;
-                    if inserted.is_none() {
-                        stats.duplicates += 1;
-                        continue;
-                    }
+                match &event.id {
+                    Some(id) if !seen.insert(id.as_str()) => stats.duplicates += 1,
+                    Some(_) => candidates.push(event),
+                    None => {}
                 }
-                fresh.extend(event.changes.iter());
             }
+            let mut new_ids = std::collections::HashSet::new();
+            for chunk in candidates.chunks(EVENT_CHUNK) {
+                let stmt = prepare_stmt(
+                    pool,
+                    events_stmt(connector, source, now, chunk, row_style(pool)),
+                );
+                let inserted = bind_all(sqlx::query(&stmt.sql), stmt.args)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .ctx("recording events")?;
+                for row in inserted {
+                    new_ids
+                        .insert(sqlx::Row::try_get::<String, _>(&row, 0).ctx("recording events")?);
+                }
+            }
+            stats.duplicates += candidates.len() - new_ids.len();
+            let fresh: Vec<&Change> = events
+                .iter()
+                .filter(|e| match &e.id {
+                    Some(id) => new_ids.remove(id),
+                    None => true,
+                })
+                .flat_map(|e| e.changes.iter())
+                .collect();
             let mut writes = change_stmts(connector, now, &fresh, &mut stats, row_style(pool))?;
             let cancel_from = writes
                 .iter()

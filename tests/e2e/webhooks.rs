@@ -260,3 +260,56 @@ both_backends!(
         );
     }
 );
+
+both_backends!(
+    concurrent_deliveries_are_each_committed_once,
+    |db: TestDb| async move {
+        let w = world(&db).await;
+        let t = at(NOW).timestamp();
+        // Forty invoices paid at once, ten of them delivered twice, all in flight together.
+        let mut bodies = Vec::new();
+        for i in 0..40 {
+            let mut inv = stripe::invoice(
+                &format!("in_c{i}"),
+                &format!("F-C{i}"),
+                "cus_A",
+                1000 + i,
+                "eur",
+                at("2027-01-15T22:59:59Z").timestamp(),
+                at("2026-12-15T10:00:00Z").timestamp(),
+            );
+            stripe::pay(&mut inv, t - 10);
+            let body = serde_json::to_vec(&stripe::event(
+                &format!("evt_c{i}"),
+                "invoice.paid",
+                t - 10,
+                inv,
+            ))
+            .unwrap();
+            if i < 10 {
+                bodies.push(body.clone());
+            }
+            bodies.push(body);
+        }
+        let posts = bodies
+            .iter()
+            .map(|b| post(&w, b, Some(stripe::sign(b, stripe::WEBHOOK_SECRET, t))));
+        let replies = futures::future::join_all(posts).await;
+        assert!(
+            replies.iter().all(|(status, _)| *status == 200),
+            "{replies:?}"
+        );
+        assert_eq!(
+            scalar(&db.url, "SELECT COUNT(*) FROM webhook_events").await,
+            40
+        );
+        assert_eq!(
+            scalar(
+                &db.url,
+                "SELECT COUNT(*) FROM invoices WHERE status = 'paid' AND external_id LIKE 'in_c%'"
+            )
+            .await,
+            40
+        );
+    }
+);

@@ -202,12 +202,12 @@ pub async fn spawn_app(config_path: &Path, now: DateTime<Utc>) -> TestApp {
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let state = AppState {
-        store: app.store.clone(),
-        connectors: app.connectors.clone(),
-        clock: app.clock.clone(),
-        changed: Arc::default(),
-    };
+    let state = AppState::new(
+        app.store.clone(),
+        app.connectors.clone(),
+        app.clock.clone(),
+        Arc::default(),
+    );
     let cancel = CancellationToken::new();
     let c = cancel.clone();
     tokio::spawn(async move {
