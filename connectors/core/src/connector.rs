@@ -126,6 +126,16 @@ pub trait Connector: Send + Sync {
         WebhookReply::error(error)
     }
 
+    /// The OAuth connection flow, for connectors that need one.
+    fn oauth(&self) -> Option<&dyn crate::auth::OAuthConnect> {
+        None
+    }
+
+    /// Requests sent to the provider by this process so far.
+    fn requests(&self) -> u64 {
+        0
+    }
+
     /// Records an activity on the source platform.
     async fn write_back(&self, request: &WriteBack) -> Result<(), ConnectorError> {
         let _ = request;

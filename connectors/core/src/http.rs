@@ -36,6 +36,11 @@ pub struct HttpConfig {
     pub timeout: Duration,
     /// Provider-specific retry inputs.
     pub rules: RetryRules,
+    /// Further quotas every request must also fit (QuickBooks: 500 a minute besides 10 a
+    /// second). A quota allows its burst plus its rate over any window.
+    pub extra_quotas: Vec<Quota>,
+    /// The response header carrying the provider's request id, logged with retries.
+    pub request_id_header: &'static str,
 }
 
 impl HttpConfig {
@@ -51,6 +56,8 @@ impl HttpConfig {
             max_wait: Duration::from_secs(60),
             timeout: Duration::from_secs(30),
             rules: RetryRules::default(),
+            extra_quotas: Vec::new(),
+            request_id_header: "request-id",
         }
     }
 }
@@ -84,7 +91,7 @@ impl HttpResponse {
 #[derive(Debug)]
 pub struct HttpClient {
     inner: reqwest::Client,
-    limiter: Arc<DefaultDirectRateLimiter>,
+    limiters: Vec<Arc<DefaultDirectRateLimiter>>,
     config: HttpConfig,
     clock: Arc<dyn Clock>,
     requests: AtomicU64,
@@ -115,12 +122,13 @@ impl HttpClient {
             .map_err(|e| {
                 ConnectorError::Invalid(format!("{}: cannot build HTTP client: {e}", config.label))
             })?;
-        let limiter = Arc::new(RateLimiter::direct(Quota::per_second(
-            config.requests_per_second,
-        )));
+        let limiters = std::iter::once(Quota::per_second(config.requests_per_second))
+            .chain(config.extra_quotas.iter().copied())
+            .map(|q| Arc::new(RateLimiter::direct(q)))
+            .collect();
         Ok(HttpClient {
             inner,
-            limiter,
+            limiters,
             config,
             clock,
             requests: AtomicU64::new(0),
@@ -151,7 +159,9 @@ impl HttpClient {
             .with_max_times(self.config.max_retries)
             .with_jitter();
         let attempt = || async {
-            self.limiter.until_ready().await;
+            for limiter in &self.limiters {
+                limiter.until_ready().await;
+            }
             self.requests.fetch_add(1, Ordering::Relaxed);
             let n = attempts.fetch_add(1, Ordering::Relaxed) + 1;
             self.attempt(make(&self.inner), n).await
@@ -178,7 +188,7 @@ impl HttpClient {
                 AttemptError::Retryable { response, .. } => tracing::warn!(
                     connector = %self.config.label, call = what, status = response.status,
                     delay_ms = delay.as_millis() as u64,
-                    request_id = response.header("request-id").unwrap_or("-"),
+                    request_id = response.header(self.config.request_id_header).unwrap_or("-"),
                     "provider asked to retry"
                 ),
             })

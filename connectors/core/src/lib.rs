@@ -5,6 +5,7 @@
 //! (pull pages of changes, verify and parse webhooks, fetch objects by id, write activities back)
 //! and persists what it returns. Money is [`Money`] (exact decimals), times are UTC.
 
+pub mod auth;
 pub mod clock;
 pub mod connector;
 pub mod error;

@@ -37,6 +37,9 @@ pub enum Retry {
 pub struct RetryRules {
     /// A header by which the provider says whether to retry (`Stripe-Should-Retry`).
     pub should_retry_header: Option<&'static str>,
+    /// How long to wait after a 429 that names no delay (QuickBooks: 60 s), instead of the
+    /// exponential backoff.
+    pub throttle_wait: Option<Duration>,
 }
 
 /// Decides whether an attempt is worth repeating: connection errors, timeouts, 409 (conflict,
@@ -63,7 +66,11 @@ pub fn decide(outcome: Outcome<'_>, rules: RetryRules, now: DateTime<Utc>) -> Re
     if !retryable {
         return Retry::No;
     }
-    retry_after(headers, now).map_or(Retry::Backoff, Retry::After)
+    match (retry_after(headers, now), status, rules.throttle_wait) {
+        (Some(after), _, _) => Retry::After(after),
+        (None, 429, Some(wait)) => Retry::After(wait),
+        _ => Retry::Backoff,
+    }
 }
 
 /// Reads `Retry-After`, in seconds or as an HTTP date.
@@ -101,6 +108,7 @@ mod tests {
     fn status(code: u16, h: &HeaderMap) -> Retry {
         let rules = RetryRules {
             should_retry_header: Some("stripe-should-retry"),
+            throttle_wait: None,
         };
         decide(
             Outcome::Status {

@@ -37,6 +37,7 @@ impl StripeClient {
         let mut config = HttpConfig::new(label, rate);
         config.rules = RetryRules {
             should_retry_header: Some("stripe-should-retry"),
+            throttle_wait: None,
         };
         tune(&mut config);
         Ok(StripeClient {
