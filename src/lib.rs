@@ -12,6 +12,7 @@ pub mod connectors;
 pub mod daemon;
 pub mod dispatch;
 pub mod failpoint;
+pub mod law;
 pub mod planner;
 pub mod policy;
 pub mod server;
