@@ -29,7 +29,7 @@ pub enum KindArg {
 #[derive(Debug, clap::Args)]
 pub struct LateFeesArgs {
     /// Invoice amount, tax included (e.g. 1234.56).
-    #[arg(long, value_parser = parse_amount)]
+    #[arg(long, value_name = "AMOUNT", value_parser = parse_amount)]
     pub amount: Decimal,
     /// Due date on the invoice (YYYY-MM-DD); interest runs from the next day.
     #[arg(long)]
@@ -38,7 +38,7 @@ pub struct LateFeesArgs {
     #[arg(long)]
     pub at: NaiveDate,
     /// A payment received, DATE=AMOUNT (e.g. 2024-02-01=500.00); repeat for each.
-    #[arg(long = "payment", value_parser = parse_payment)]
+    #[arg(long = "payment", value_name = "DATE=AMOUNT", value_parser = parse_payment)]
     pub payments: Vec<Payment>,
     /// Professional (b2b) or consumer (b2c) customer.
     #[arg(long, value_enum, default_value_t = KindArg::B2b)]
@@ -47,10 +47,10 @@ pub struct LateFeesArgs {
     #[arg(long)]
     pub notice: Option<NaiveDate>,
     /// Contract rate in % a year (B2B); never below 3 × the legal interest rate.
-    #[arg(long, value_parser = parse_rate)]
+    #[arg(long, value_name = "PERCENT", value_parser = parse_rate)]
     pub rate: Option<Decimal>,
     /// Rates table to use instead of the shipped one (same columns as data/rates.csv).
-    #[arg(long)]
+    #[arg(long, value_name = "PATH")]
     pub rates_file: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]

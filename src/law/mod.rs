@@ -159,7 +159,7 @@ pub enum LawError {
         last: Option<HalfYear>,
     },
     /// The rates table could not be read.
-    #[error("rates table, line {line}: {message}")]
+    #[error("rates table{}: {message}", if *line == 0 { String::new() } else { format!(", line {line}") })]
     Rates {
         /// 1-based CSV line (0: not about a line).
         line: u64,

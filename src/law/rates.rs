@@ -114,7 +114,7 @@ impl RatesTable {
     pub fn from_path(path: &Path) -> Result<RatesTable, LawError> {
         let text = std::fs::read_to_string(path).map_err(|e| LawError::Rates {
             line: 0,
-            message: format!("cannot read {}: {e}", path.display()),
+            message: format!("cannot read it: {e}"),
         })?;
         RatesTable::parse(&text)
     }
