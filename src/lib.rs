@@ -3,7 +3,8 @@
 //! The flow of one invoice: connectors [`sync`] it into the [`store`], the pure [`policy`]
 //! decides what is due, the [`planner`] writes it to the outbox, the [`dispatch`]er sends it
 //! through a [`channels`] implementation, and [`writeback`] records it on the source platform.
-//! [`daemon`] wires it all; [`server`] takes webhooks.
+//! [`daemon`] wires it all; [`server`] takes webhooks. [`law`] computes French late-payment
+//! interest and the recovery indemnity (`relance late-fees`).
 
 pub mod channels;
 pub mod cli;
@@ -12,6 +13,7 @@ pub mod connectors;
 pub mod daemon;
 pub mod dispatch;
 pub mod failpoint;
+pub mod law;
 pub mod planner;
 pub mod policy;
 pub mod server;

@@ -1,6 +1,7 @@
-//! The `relance` command line: `check`, `migrate`, `sync`, `plan`, `run`.
+//! The `relance` command line: `check`, `migrate`, `sync`, `plan`, `run`, `late-fees`.
 
 mod check;
+mod late_fees;
 mod output;
 
 use std::path::PathBuf;
@@ -93,6 +94,9 @@ pub enum Command {
         #[arg(long)]
         once: bool,
     },
+    /// French late-payment interest and recovery indemnity on one invoice (no configuration
+    /// or database needed).
+    LateFees(late_fees::LateFeesArgs),
 }
 
 /// `--at`: a day or an instant.
@@ -152,6 +156,10 @@ fn load(path: &std::path::Path) -> Result<Config, ExitCode> {
 /// Entry point.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // A standalone calculator: no configuration file, no database, no runtime.
+    if let Command::LateFees(args) = &cli.command {
+        return late_fees::run(args);
+    }
     init_logging(cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -186,6 +194,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     };
     match cli.command {
         Command::Check => unreachable!("handled above"),
+        Command::LateFees(_) => unreachable!("handled in main"),
         Command::Migrate => {
             let store = crate::store::Store::connect(secrecy::ExposeSecret::expose_secret(
                 &config.database,

@@ -5,6 +5,7 @@ mod cli;
 mod common;
 mod crash;
 mod email;
+mod late_fees;
 mod simulation;
 mod store;
 mod stripe_sync;
