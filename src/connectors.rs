@@ -4,9 +4,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono_tz::Tz;
+use relance_core::auth::CredentialStore;
 use relance_core::http::HttpConfig;
 use relance_core::{Clock, Connector, ConnectorError};
 use relance_csv::CsvConnector;
+use relance_quickbooks::QuickBooksConnector;
 use relance_stripe::StripeConnector;
 
 use crate::config::{ConnectorEntry, ConnectorSettings};
@@ -16,6 +18,7 @@ pub fn build(
     entry: &ConnectorEntry,
     company_timezone: Tz,
     clock: Arc<dyn Clock>,
+    credentials: Arc<dyn CredentialStore>,
     tune: impl FnOnce(&mut HttpConfig),
 ) -> Result<Arc<dyn Connector>, ConnectorError> {
     Ok(match &entry.settings {
@@ -27,6 +30,14 @@ pub fn build(
             tune,
         )?),
         ConnectorSettings::Csv(c) => Arc::new(CsvConnector::new(&entry.id, c)?),
+        ConnectorSettings::QuickBooks(c) => Arc::new(QuickBooksConnector::new(
+            &entry.id,
+            c.clone(),
+            credentials,
+            company_timezone,
+            clock,
+            tune,
+        )?),
     })
 }
 
@@ -40,12 +51,19 @@ impl Connectors {
         entries: &[ConnectorEntry],
         company_timezone: Tz,
         clock: Arc<dyn Clock>,
+        credentials: Arc<dyn CredentialStore>,
     ) -> Result<Self, ConnectorError> {
         let mut map = BTreeMap::new();
         for e in entries {
             map.insert(
                 e.id.clone(),
-                build(e, company_timezone, clock.clone(), |_| {})?,
+                build(
+                    e,
+                    company_timezone,
+                    clock.clone(),
+                    credentials.clone(),
+                    |_| {},
+                )?,
             );
         }
         Ok(Connectors(map))

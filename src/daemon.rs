@@ -90,8 +90,16 @@ impl App {
     pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartError> {
         let store = Store::connect(config.database.expose_secret()).await?;
         store.migrate().await?;
-        let connectors =
-            Connectors::from_config(&config.connectors, config.company.timezone, clock.clone())?;
+        let credentials = Arc::new(crate::store::DbCredentials::new(
+            store.clone(),
+            crate::store::SecretKey::from_config(config.secret_key.as_ref()),
+        ));
+        let connectors = Connectors::from_config(
+            &config.connectors,
+            config.company.timezone,
+            clock.clone(),
+            credentials,
+        )?;
         let mut channels: HashMap<ChannelKind, Arc<dyn Channel>> = HashMap::new();
         if let Some(email) = &config.email {
             let mailbox = |s: &str| {
@@ -191,6 +199,11 @@ impl App {
         &self,
         cancel: &CancellationToken,
     ) -> Result<(PlanReport, u64, DispatchStats, WriteBackStats), StoreError> {
+        // Objects webhooks named without carrying (QuickBooks notifications) are fetched
+        // first, so a payment notified a moment ago stops what would be planned now.
+        for c in self.connectors.iter() {
+            sync::refetch(&self.store, c.as_ref(), &self.clock).await?;
+        }
         let (plan, planned) = self.plan_and_commit().await?;
         let dispatch = self.dispatcher.run_once(cancel).await?;
         let wb =

@@ -9,6 +9,7 @@
 pub mod channels;
 pub mod cli;
 pub mod config;
+pub mod connect;
 pub mod connectors;
 pub mod daemon;
 pub mod dispatch;

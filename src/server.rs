@@ -114,6 +114,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/webhooks/{connector_id}", post(webhook))
         .route("/healthz", get(health))
+        .route("/oauth/{connector_id}/callback", get(oauth_callback))
         .layer(DefaultBodyLimit::max(1024 * 1024))
         .with_state(state)
 }
@@ -205,6 +206,19 @@ async fn health(State(app): State<AppState>) -> Response {
             "kind": c.kind(),
             "last_success_at": state.as_ref().and_then(|s| s.last_success_at),
             "last_error": state.as_ref().and_then(|s| s.last_error.clone()),
+            "connection": match c.oauth() {
+                None => serde_json::Value::Null,
+                Some(o) => match o.status().await {
+                    Ok(relance_core::auth::ConnectionStatus::NotConnected) => json!("not_connected"),
+                    Ok(relance_core::auth::ConnectionStatus::NeedsReconnect(reason)) => {
+                        json!({"needs_reconnect": reason})
+                    }
+                    Ok(relance_core::auth::ConnectionStatus::Connected { account, .. }) => {
+                        json!({"connected": account})
+                    }
+                    Err(e) => json!({"error": e.to_string()}),
+                },
+            },
         }));
     }
     let ok = database.is_ok();
@@ -219,4 +233,54 @@ async fn health(State(app): State<AppState>) -> Response {
         StatusCode::SERVICE_UNAVAILABLE
     };
     (status, axum::Json(body)).into_response()
+}
+
+/// `GET /oauth/{connector_id}/callback`: where the provider sends the user back after
+/// `relance connect`.
+async fn oauth_callback(
+    State(app): State<AppState>,
+    Path(connector_id): Path<String>,
+    axum::extract::Query(params): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    let page = |status: StatusCode, text: String| {
+        (
+            status,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            text,
+        )
+            .into_response()
+    };
+    let Some(connector) = app.connectors.get(&connector_id) else {
+        return page(
+            StatusCode::NOT_FOUND,
+            format!("No connector `{connector_id}` here.\n"),
+        );
+    };
+    match crate::connect::complete(&app.store, connector.as_ref(), &params, app.clock.now()).await {
+        Ok(crate::connect::Completed::Connected(account)) => {
+            app.changed.notify_one();
+            page(
+                StatusCode::OK,
+                format!(
+                    "Relance is connected to company {account} for `{connector_id}`. You can close this page.\n"
+                ),
+            )
+        }
+        Ok(crate::connect::Completed::AlreadyDone(account)) => page(
+            StatusCode::OK,
+            format!(
+                "This connection was already completed{}. You can close this page.\n",
+                account
+                    .map(|a| format!(" (company {a})"))
+                    .unwrap_or_default()
+            ),
+        ),
+        Err(e) => {
+            tracing::error!(connector = %connector_id, error = %e, "connection failed");
+            page(
+                StatusCode::BAD_REQUEST,
+                format!("The connection failed: {e}\n"),
+            )
+        }
+    }
 }

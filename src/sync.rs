@@ -132,33 +132,76 @@ pub async fn refetch(
         return Ok(total);
     }
     let id = connector.id();
-    for (row, refs) in store.pending_refetches(id, 100).await? {
-        match connector.fetch(&refs).await {
-            Ok(changes) => {
-                let event = InboundEvent {
-                    kind: "refetch".into(),
-                    changes,
-                    ..InboundEvent::default()
-                };
-                let stats = store
-                    .apply(id, "refetch", &[event], None, 0, clock.now())
-                    .await?;
-                add(&mut total, stats);
-                store.finish_refetch(row, None, true, clock.now()).await?;
-            }
-            Err(e) => {
-                tracing::warn!(connector = id, error = %e, "could not fetch objects named by an event");
-                // A transient failure is tried again on the next sync; a permanent one is
-                // recorded and taken out of the inbox.
-                let done = !e.is_retryable();
-                store
-                    .finish_refetch(row, Some(&e.to_string()), done, clock.now())
-                    .await?;
-                if !done {
-                    break;
+    loop {
+        // Up to 100 inbox rows fetched together: the connector batches the ids it is given.
+        let rows = store.pending_refetches(id, 100).await?;
+        if rows.is_empty() {
+            break;
+        }
+        let n = rows.len();
+        match fetch_rows(store, connector, clock, &rows).await? {
+            Ok(stats) => add(&mut total, stats),
+            Err(e) if !(e.is_retryable() || matches!(e, ConnectorError::Auth(_))) && n > 1 => {
+                // One object the provider cannot give back should not cost the others: one
+                // row at a time, each failure recorded on its own row.
+                for row in &rows {
+                    if let Ok(stats) =
+                        fetch_rows(store, connector, clock, std::slice::from_ref(row)).await?
+                    {
+                        add(&mut total, stats);
+                    }
                 }
             }
+            Err(_) => break,
+        }
+        if n < 100 {
+            break;
         }
     }
     Ok(total)
+}
+
+/// Fetches the objects of some inbox rows together and applies them; records the outcome on
+/// the rows (a transient failure, or credentials to fix, leaves them for the next round).
+async fn fetch_rows(
+    store: &Store,
+    connector: &dyn Connector,
+    clock: &Arc<dyn Clock>,
+    rows: &[(i64, Vec<relance_core::ObjectRef>)],
+) -> Result<Result<ApplyStats, ConnectorError>, StoreError> {
+    let id = connector.id();
+    let mut refs = Vec::new();
+    for (_, r) in rows {
+        for r in r {
+            if !refs.contains(r) {
+                refs.push(r.clone());
+            }
+        }
+    }
+    match connector.fetch(&refs).await {
+        Ok(changes) => {
+            let event = InboundEvent {
+                kind: "refetch".into(),
+                changes,
+                ..InboundEvent::default()
+            };
+            let stats = store
+                .apply(id, "refetch", &[event], None, 0, clock.now())
+                .await?;
+            for (row, _) in rows {
+                store.finish_refetch(*row, None, true, clock.now()).await?;
+            }
+            Ok(Ok(stats))
+        }
+        Err(e) => {
+            tracing::warn!(connector = id, error = %e, "could not fetch objects named by events");
+            let done = !(e.is_retryable() || matches!(e, ConnectorError::Auth(_)));
+            for (row, _) in rows {
+                store
+                    .finish_refetch(*row, Some(&e.to_string()), done, clock.now())
+                    .await?;
+            }
+            Ok(Err(e))
+        }
+    }
 }

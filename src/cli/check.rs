@@ -139,6 +139,21 @@ pub(super) async fn run(path: &Path, clock: &Arc<dyn Clock>) -> Result<ExitCode>
                 }
             ),
             ConnectorSettings::Csv(s) => format!("file {}", s.path.display()),
+            ConnectorSettings::QuickBooks(q) => format!(
+                "{:?} company {}, API {}, OAuth callback {}, webhooks {}",
+                q.environment,
+                q.realm_id
+                    .as_deref()
+                    .unwrap_or("(set by `relance connect`)"),
+                q.api_base(),
+                q.redirect_url,
+                if q.webhook_verifier_token.is_some() {
+                    format!("at {public}/webhooks/{}", c.id)
+                } else {
+                    "off (no webhook_verifier_token)".into()
+                }
+            )
+            .to_lowercase_first(),
         };
         println!(
             "  connector   {} ({}, every {}s): {detail}",
@@ -182,6 +197,23 @@ pub(super) async fn run(path: &Path, clock: &Arc<dyn Clock>) -> Result<ExitCode>
         println!("  warning: {w}");
     }
 
+    let key = crate::store::SecretKey::from_config(config.secret_key.as_ref());
+    let oauth = config
+        .connectors
+        .iter()
+        .any(|c| matches!(c.settings, ConnectorSettings::QuickBooks(_)));
+    match &key {
+        Err(e) => {
+            println!("  problem: {e}");
+            return Ok(ExitCode::from(2));
+        }
+        Ok(None) if oauth => println!(
+            "  warning: {} is not set: connector tokens cannot be stored or read (generate one with `openssl rand -base64 32`)",
+            crate::store::SECRET_KEY_VAR
+        ),
+        Ok(_) => {}
+    }
+
     let sqlite_missing = db_url
         .strip_prefix("sqlite://")
         .map(|p| p.split('?').next().unwrap_or(p))
@@ -211,7 +243,15 @@ pub(super) async fn run(path: &Path, clock: &Arc<dyn Clock>) -> Result<ExitCode>
     };
     println!("  reminders   {}", show(&counts));
     println!("  write-backs {}", show(&wb));
+    let credentials = crate::store::DbCredentials::new(store.clone(), key.clone());
     for c in &config.connectors {
+        if matches!(c.settings, ConnectorSettings::QuickBooks(_)) {
+            println!(
+                "  connection  {}: {}",
+                c.id,
+                connection(&credentials, &c.id).await
+            );
+        }
         match store.sync_state(&c.id).await {
             Ok(Some(s)) => println!(
                 "  sync        {}: last success {}, {} requests so far{}",
@@ -230,4 +270,41 @@ pub(super) async fn run(path: &Path, clock: &Arc<dyn Clock>) -> Result<ExitCode>
     }
     store.close().await;
     Ok(ExitCode::SUCCESS)
+}
+
+trait LowerFirst {
+    fn to_lowercase_first(self) -> String;
+}
+
+impl LowerFirst for String {
+    fn to_lowercase_first(self) -> String {
+        let mut c = self.chars();
+        match c.next() {
+            Some(f) => f.to_lowercase().chain(c).collect(),
+            None => self,
+        }
+    }
+}
+
+/// How an OAuth connector's connection stands, for people (no secret in it).
+async fn connection(credentials: &crate::store::DbCredentials, id: &str) -> String {
+    use relance_core::auth::{CredentialStore, TokenSet};
+    match credentials.load(id).await {
+        Ok(None) => format!("NOT CONNECTED: run `relance connect {id}`"),
+        Ok(Some(c)) => match (&c.needs_reconnect, TokenSet::from_secret(&c.secret)) {
+            (Some(reason), _) => format!("NEEDS RECONNECT ({reason}): run `relance connect {id}`"),
+            (None, Ok(t)) => format!(
+                "connected to company {}, refresh token valid until {}{}",
+                t.account.as_deref().unwrap_or("?"),
+                t.refresh_expires_at
+                    .map(|d| d.format("%Y-%m-%d").to_string())
+                    .unwrap_or_else(|| "?".into()),
+                t.refresh_hard_expires_at
+                    .map(|d| format!(" (absolute end {})", d.format("%Y-%m-%d")))
+                    .unwrap_or_default()
+            ),
+            (None, Err(e)) => format!("unreadable: {e}"),
+        },
+        Err(e) => format!("unknown: {e}"),
+    }
 }

@@ -67,6 +67,15 @@ pub enum Command {
     Check,
     /// Create or upgrade the database schema.
     Migrate,
+    /// Connect an OAuth connector (QuickBooks) to its company: prints the authorization URL,
+    /// then completes when the daemon receives the redirect, or when you paste it here.
+    Connect {
+        /// The connector id from the configuration.
+        connector: String,
+        /// The full address your browser was sent back to (when no daemon receives it).
+        #[arg(long, value_name = "URL")]
+        redirected_to: Option<String>,
+    },
     /// Pull invoices, customers and payments from the connectors.
     Sync {
         /// Only this connector.
@@ -204,6 +213,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             println!("Database schema is up to date ({}).", store.backend_name());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Connect {
+            connector,
+            redirected_to,
+        } => connect(config, clock, &connector, redirected_to.as_deref()).await,
         Command::Sync { connector, full } => {
             let app = App::start(config, clock).await?;
             if let Some(id) = &connector
@@ -267,6 +280,92 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 app.serve(cancel).await?;
                 Ok(ExitCode::SUCCESS)
+            }
+        }
+    }
+}
+
+async fn connect(
+    config: Config,
+    clock: Arc<dyn Clock>,
+    id: &str,
+    redirected_to: Option<&str>,
+) -> Result<ExitCode> {
+    use crate::connect::{self, Completed};
+    use tokio::io::AsyncBufReadExt;
+
+    let app = App::start(config, clock.clone()).await?;
+    let Some(connector) = app.connectors.get(id).cloned() else {
+        eprintln!("relance: no connector `{id}` in the configuration");
+        return Ok(ExitCode::from(2));
+    };
+    if connector.oauth().is_none() {
+        eprintln!(
+            "relance: connector `{id}` ({}) needs no connection",
+            connector.kind()
+        );
+        return Ok(ExitCode::from(2));
+    }
+    let report = |r: Result<Completed, connect::ConnectError>| match r {
+        Ok(Completed::Connected(account)) => {
+            println!("Connected `{id}` to company {account}.");
+            ExitCode::SUCCESS
+        }
+        Ok(Completed::AlreadyDone(account)) => {
+            println!(
+                "This redirect was already used{}; `{id}` is connected.",
+                account
+                    .map(|a| format!(" (company {a})"))
+                    .unwrap_or_default()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("relance: {e}");
+            ExitCode::FAILURE
+        }
+    };
+    if let Some(pasted) = redirected_to {
+        let params = connect::params_of(pasted);
+        return Ok(report(
+            connect::complete(&app.store, connector.as_ref(), &params, clock.now()).await,
+        ));
+    }
+    let before = app.store.credentials_version(id).await?;
+    let url = connect::start(&app.store, connector.as_ref(), clock.now()).await?;
+    println!("Open this address in a browser and approve access for `{id}`:\n\n  {url}\n");
+    println!(
+        "If `relance run` is running at the redirect URL, the connection completes by itself.\n\
+         Otherwise paste here the full address your browser was sent to, then press Enter:"
+    );
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    let deadline = tokio::time::Instant::now()
+        + crate::store::STATE_TTL
+            .to_std()
+            .unwrap_or(std::time::Duration::from_secs(1800));
+    let mut stdin_open = true;
+    loop {
+        tokio::select! {
+            line = lines.next_line(), if stdin_open => match line {
+                Ok(Some(l)) if !l.trim().is_empty() => {
+                    let params = connect::params_of(&l);
+                    return Ok(report(
+                        connect::complete(&app.store, connector.as_ref(), &params, clock.now()).await,
+                    ));
+                }
+                Ok(Some(_)) => {}
+                _ => stdin_open = false,
+            },
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {
+                if app.store.credentials_version(id).await? != before {
+                    let status = connector.oauth().expect("checked above").status().await?;
+                    println!("Connected `{id}` by the daemon: {status:?}.");
+                    return Ok(ExitCode::SUCCESS);
+                }
+                if tokio::time::Instant::now() > deadline {
+                    eprintln!("relance: no redirect received in time; run `relance connect {id}` again");
+                    return Ok(ExitCode::FAILURE);
+                }
             }
         }
     }

@@ -139,6 +139,8 @@ pub struct Config {
     pub dispatch: DispatchConfig,
     /// Remarks that do not stop anything (a secret written inline...).
     pub warnings: Vec<String>,
+    /// `RELANCE_SECRET_KEY` from the environment: encrypts connector tokens at rest.
+    pub secret_key: Option<SecretString>,
 }
 
 const TOP_KEYS: &[&str] = &[
@@ -217,7 +219,11 @@ pub fn parse(
         secret_paths: &secret_paths,
         base_dir,
     };
-    sections::build(ctx, sections, path, issues)
+    let mut config = sections::build(ctx, sections, path, issues)?;
+    config.secret_key = env(crate::store::SECRET_KEY_VAR)
+        .filter(|k| !k.trim().is_empty())
+        .map(SecretString::from);
+    Some(config)
 }
 
 /// What section builders need.

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use relance_csv::CsvConfig;
+use relance_quickbooks::QuickBooksConfig;
 use relance_stripe::StripeConfig;
 use rust_decimal::Decimal;
 use secrecy::{ExposeSecret, SecretString};
@@ -25,6 +26,8 @@ pub enum ConnectorSettings {
     Stripe(StripeConfig),
     /// `kind: csv` (path already resolved).
     Csv(CsvConfig),
+    /// `kind: quickbooks`.
+    QuickBooks(QuickBooksConfig),
 }
 
 impl ConnectorSettings {
@@ -33,11 +36,12 @@ impl ConnectorSettings {
         match self {
             ConnectorSettings::Stripe(_) => "stripe",
             ConnectorSettings::Csv(_) => "csv",
+            ConnectorSettings::QuickBooks(_) => "quickbooks",
         }
     }
 }
 
-const CONNECTOR_KINDS: &[&str] = &["stripe", "csv"];
+const CONNECTOR_KINDS: &[&str] = &["stripe", "quickbooks", "csv"];
 
 /// `channels.email`.
 #[derive(Debug)]
@@ -194,6 +198,7 @@ pub(super) fn build(
         policy: policy?,
         templates: templates?,
         dispatch: dispatch?,
+        secret_key: None,
         warnings,
     })
 }
@@ -382,6 +387,21 @@ fn connectors(
                     ));
                 }
                 ConnectorSettings::Stripe(c)
+            }),
+            Some("quickbooks") => ctx.de::<QuickBooksConfig>(rest, &path, issues).map(|c| {
+                for (field, message) in c.validate() {
+                    issues.push(&join(&path, &field), message);
+                }
+                for secret in ["client_secret", "webhook_verifier_token"] {
+                    let key = join(&path, secret);
+                    let present = secret == "client_secret" || c.webhook_verifier_token.is_some();
+                    if present && !ctx.is_referenced(&key) {
+                        warnings.push(format!(
+                            "{key} is written in the file; prefer an environment variable such as ${{QBO_CLIENT_SECRET}}"
+                        ));
+                    }
+                }
+                ConnectorSettings::QuickBooks(c)
             }),
             Some("csv") => ctx.de::<CsvConfig>(rest, &path, issues).map(|mut c| {
                 c.path = ctx.resolve(&c.path);

@@ -2,6 +2,7 @@
 //! same queries (`$n` placeholders work on both). Where dialects differ (write transactions,
 //! `SKIP LOCKED`), a small trait on the pool says how.
 
+mod credentials;
 mod outbox;
 mod plan;
 mod sync;
@@ -18,6 +19,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Database, Transaction};
 
+pub use credentials::{DbCredentials, SECRET_KEY_VAR, STATE_TTL, SecretKey, StateCheck};
 pub use outbox::{
     ClaimedReminder, INTERRUPTED, NewReminder, ReminderStatus, SentReminder, WriteBackRequest,
 };

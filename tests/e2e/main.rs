@@ -6,6 +6,7 @@ mod common;
 mod crash;
 mod email;
 mod late_fees;
+mod quickbooks;
 mod simulation;
 mod store;
 mod stripe_sync;

@@ -429,8 +429,8 @@ impl Connector for QuickBooksConnector {
                 high: None,
             },
         };
-        let ctx = self.context().await?;
         let before = self.client.requests();
+        let ctx = self.context().await?;
         let mut pull = Pull {
             phase: cursor.phase.name(),
             ..Pull::default()

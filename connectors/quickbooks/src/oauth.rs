@@ -86,6 +86,8 @@ impl IntuitOAuth {
                     RedirectUrl::new(config.redirect_url.clone())
                         .map_err(|e| invalid("redirect_url", &e))?,
                 );
+        // Several clients may race to install it; the first wins and the rest are no-ops.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .redirect(reqwest::redirect::Policy::none())

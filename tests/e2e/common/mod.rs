@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod db;
+pub mod qbo;
 pub mod smtp;
 pub mod stripe;
 
@@ -26,6 +27,10 @@ pub fn secrets() -> Vec<(&'static str, &'static str)> {
         ("STRIPE_SECRET_KEY", stripe::KEY),
         ("STRIPE_WEBHOOK_SECRET", stripe::WEBHOOK_SECRET),
         ("SMTP_PASSWORD", SMTP_PASSWORD),
+        ("QBO_CLIENT_ID", qbo::CLIENT_ID),
+        ("QBO_CLIENT_SECRET", qbo::CLIENT_SECRET),
+        ("QBO_WEBHOOK_TOKEN", qbo::VERIFIER),
+        ("RELANCE_SECRET_KEY", qbo::SECRET_KEY),
     ]
 }
 
@@ -42,6 +47,8 @@ pub struct Setup {
     pub database: String,
     pub stripe: Option<String>,
     pub csv: Option<PathBuf>,
+    /// Connector YAML of a fake QuickBooks.
+    pub qbo: Option<String>,
     pub smtp: String,
     pub listen: String,
     pub test_recipient: Option<String>,
@@ -55,6 +62,7 @@ impl Setup {
             database: database.into(),
             stripe: None,
             csv: None,
+            qbo: None,
             smtp: smtp.into(),
             listen: "127.0.0.1:0".into(),
             test_recipient: None,
@@ -71,6 +79,9 @@ pub fn config_yaml(s: &Setup) -> String {
             "  - id: stripe-main\n    kind: stripe\n    api_key: ${{STRIPE_SECRET_KEY}}\n    \
              webhook_secret: ${{STRIPE_WEBHOOK_SECRET}}\n    api_base: {uri}\n    poll_interval: 10m\n"
         ));
+    }
+    if let Some(qbo) = &s.qbo {
+        connectors.push_str(qbo);
     }
     if let Some(csv) = &s.csv {
         connectors.push_str(&format!(
