@@ -61,6 +61,8 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     /// Lease owner id of this process.
     pub owner: String,
+    /// Provider requests already added to the stored counts, per connector.
+    counted: std::sync::Mutex<HashMap<String, u64>>,
 }
 
 /// What one cycle did.
@@ -136,6 +138,7 @@ impl App {
             dispatcher,
             clock,
             owner,
+            counted: Default::default(),
         })
     }
 
@@ -150,6 +153,24 @@ impl App {
         from.parse::<Mailbox>()
             .map(|m| m.email.domain().to_string())
             .unwrap_or_else(|_| "relance.invalid".into())
+    }
+
+    /// Adds the requests each connector made since the last call to its stored count.
+    pub async fn count_requests(&self) -> Result<(), StoreError> {
+        for c in self.connectors.iter() {
+            let total = c.requests();
+            let delta = {
+                let mut counted = self.counted.lock().expect("not poisoned");
+                let seen = counted.entry(c.id().to_string()).or_insert(0);
+                let d = total.saturating_sub(*seen);
+                *seen = total;
+                d
+            };
+            if delta > 0 {
+                self.store.add_requests(c.id(), delta).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Syncs every connector (or the one named); one failing does not stop the others.
@@ -176,6 +197,9 @@ impl App {
                 Err(e) => tracing::error!(connector = %id, error = %e, "sync failed"),
             }
             out.push((id, r));
+        }
+        if let Err(e) = self.count_requests().await {
+            tracing::warn!(error = %e, "could not count provider requests");
         }
         out
     }
@@ -208,6 +232,7 @@ impl App {
         let dispatch = self.dispatcher.run_once(cancel).await?;
         let wb =
             writeback::run_once(&self.store, &self.connectors, &self.clock, &self.owner).await?;
+        self.count_requests().await?;
         Ok((plan, planned, dispatch, wb))
     }
 

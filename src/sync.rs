@@ -85,7 +85,9 @@ pub async fn sync_connector(
             "poll",
             &pull.events,
             pull.cursor.as_deref(),
-            pull.requests,
+            // Requests are counted by the daemon from the connector's own counter, which
+            // also sees fetches and write-backs.
+            0,
             clock.now(),
         );
         // While this page is written, the next one is fetched and parsed: the cursor it

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use chrono::TimeDelta;
-use relance_core::{Clock, ConnectorError, WriteBack};
+use relance_core::{Clock, ConnectorError, RecordPayment, WriteBack};
 
 use crate::connectors::Connectors;
 use crate::dispatch::backoff;
@@ -63,18 +63,60 @@ pub async fn run_once(
                 stats.skipped += 1;
                 continue;
             };
-            let request: WriteBack = match serde_json::from_str(&row.payload) {
-                Ok(r) => r,
-                Err(e) => {
-                    finish("failed", Some(format!("unreadable payload: {e}")), false).await?;
-                    stats.failed += 1;
-                    continue;
+            let result = if row.kind == "payment" {
+                let record: RecordPayment = match serde_json::from_str(&row.payload) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        finish("failed", Some(format!("unreadable payload: {e}")), false).await?;
+                        stats.failed += 1;
+                        continue;
+                    }
+                };
+                let result = connector.record_payment(&record).await;
+                if result.is_ok() {
+                    tracing::info!(connector = %row.connector_id, invoice = %record.invoice_external_id,
+                        amount = %record.amount, "payment recorded");
+                    // Read the invoice back (its balance now says so), then lift the pause.
+                    let refs = [relance_core::ObjectRef::invoice(
+                        record.invoice_external_id.clone(),
+                    )];
+                    match connector.fetch(&refs).await {
+                        Ok(changes) => {
+                            let event = relance_core::InboundEvent {
+                                kind: "payment recorded".into(),
+                                changes,
+                                ..Default::default()
+                            };
+                            store
+                                .apply(&row.connector_id, "refetch", &[event], None, 0, clock.now())
+                                .await?;
+                            store
+                                .clear_payment_pause(row.invoice_id, clock.now())
+                                .await?;
+                        }
+                        Err(e) => tracing::warn!(connector = %row.connector_id, error = %e,
+                            "payment recorded; the invoice will be re-read by the next sync"),
+                    }
                 }
-            };
-            match connector.write_back(&request).await {
-                Ok(()) => {
+                result
+            } else {
+                let request: WriteBack = match serde_json::from_str(&row.payload) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        finish("failed", Some(format!("unreadable payload: {e}")), false).await?;
+                        stats.failed += 1;
+                        continue;
+                    }
+                };
+                let result = connector.write_back(&request).await;
+                if result.is_ok() {
                     tracing::info!(connector = %row.connector_id, invoice = %request.invoice_external_id,
                         step = %request.activity.step, "written back");
+                }
+                result
+            };
+            match result {
+                Ok(()) => {
                     finish("done", None, false).await?;
                     stats.done += 1;
                 }

@@ -264,9 +264,8 @@ impl CredentialStore for DbCredentials {
         now: DateTime<Utc>,
     ) -> Result<bool, ConnectorError> {
         let until = now + TimeDelta::from_std(ttl).unwrap_or(TimeDelta::minutes(1));
-        let n =
-            on_pool!(self.store, |pool| {
-                sqlx::query(
+        let n = on_pool!(self.store, |pool| {
+            sqlx::query(
             "UPDATE credentials SET lease_holder = $2, lease_until = $3 WHERE connector_id = $1 \
              AND (lease_holder IS NULL OR lease_holder = $2 OR lease_until < $4)"
         )
@@ -278,8 +277,8 @@ impl CredentialStore for DbCredentials {
         .await
         .map(|r| r.rows_affected())
         .ctx("leasing a token refresh")
-            })
-            .map_err(db)?;
+        })
+        .map_err(db)?;
         Ok(n == 1)
     }
 

@@ -3,8 +3,10 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
-use relance_core::{Change, Customer, InboundEvent, Invoice, InvoiceStatus, ObjectRef, Payment};
+use chrono::{DateTime, NaiveDate, Utc};
+use relance_core::{
+    Change, Customer, ExternalPayment, InboundEvent, Invoice, InvoiceStatus, ObjectRef, Payment,
+};
 
 use super::{
     Arg, Context, Dialect, Stmt, Store, StoreError, bind_all, minor, on_pool, run_stmts,
@@ -428,6 +430,7 @@ fn change_stmts(
     let mut invoices: HashMap<&str, &Invoice> = HashMap::new();
     let mut payments: HashMap<&str, &Payment> = HashMap::new();
     let mut deleted: Vec<(&str, DateTime<Utc>)> = Vec::new();
+    let mut external: Vec<&ExternalPayment> = Vec::new();
     for change in changes {
         match change {
             Change::Customer(c) => {
@@ -446,6 +449,7 @@ fn change_stmts(
                 payments.insert(&p.external_id, p);
             }
             Change::InvoiceDeleted { external_id, at } => deleted.push((external_id, *at)),
+            Change::ExternalPayment(p) => external.push(p),
         }
     }
     let mut customers: Vec<&Customer> = customers.into_values().collect();
@@ -480,6 +484,16 @@ fn change_stmts(
     for chunk in payments.chunks(PAYMENT_CHUNK) {
         stmts.push(payments_stmt(connector, now, chunk, style)?);
     }
+    // Cancellations come last (the caller counts them apart).
+    let mut external_cancels = Vec::new();
+    for p in external {
+        stats.payments += 1;
+        let mut s = external_payment_stmts(connector, now, p)?;
+        if let Some(cancel) = s.pop() {
+            external_cancels.push(cancel);
+        }
+        stmts.extend(s);
+    }
     let mut closing: Vec<&str> = invoices
         .iter()
         .filter(|i| i.status != InvoiceStatus::Open)
@@ -489,7 +503,93 @@ fn change_stmts(
     for chunk in closing.chunks(INVOICE_CHUNK) {
         stmts.push(cancel_stmt(connector, now, chunk));
     }
+    stmts.extend(external_cancels);
     Ok(stmts)
+}
+
+/// Key of the write-back that records an external payment on its invoice's platform.
+pub fn payment_record_key(source: &str, reference: &str) -> String {
+    format!("pay:{source}:{reference}")
+}
+
+/// A payment taken through `source` for an invoice of another connector: recorded against it
+/// (once per reference), the invoice paused so nothing more is sent while its own platform
+/// does not know yet, its pending reminders cancelled, and the payment queued for recording
+/// there. An unknown invoice, or another currency, changes nothing. The reminder
+/// cancellation is the last statement.
+fn external_payment_stmts(
+    source: &str,
+    now: DateTime<Utc>,
+    p: &ExternalPayment,
+) -> Result<Vec<Stmt>, StoreError> {
+    let Some((target, _account, external_id)) = p.target_parts() else {
+        tracing::warn!(source, target = %p.target, "payment for an unreadable invoice key ignored");
+        return Ok(Vec::new());
+    };
+    let amount = minor(&p.amount, &format!("payment {}", p.reference))?;
+    let currency = p.amount.currency.code().to_string();
+    let key = payment_record_key(source, &p.reference);
+    let reason = format!(
+        "payment of {} received through {source} ({}): waiting for {target} to record it",
+        p.amount, p.reference
+    );
+    let record = relance_core::RecordPayment {
+        invoice_external_id: external_id.to_string(),
+        customer_external_id: None,
+        amount: p.amount,
+        paid_at: p.paid_at,
+        reference: format!("{source} {}", p.reference),
+        idempotency_key: key.clone(),
+    };
+    let payload = serde_json::to_string(&record).expect("a payment record serialises");
+    let far = NaiveDate::from_ymd_opt(9999, 12, 31).expect("valid date");
+    Ok(vec![
+        Stmt {
+            sql: "INSERT INTO payments (connector_id, external_id, invoice_external_id, invoice_id,                   amount_minor, currency, paid_at, method, created_at)                   SELECT $1, $2, $3, i.id, $4, $5, $6, $7, $8 FROM invoices i                   WHERE i.connector_id = $9 AND i.external_id = $3 AND i.currency = $5                   ON CONFLICT (connector_id, external_id) DO NOTHING"
+                .into(),
+            args: vec![
+                source.into(),
+                p.reference.as_str().into(),
+                external_id.into(),
+                amount.into(),
+                currency.as_str().into(),
+                p.paid_at.into(),
+                Arg::Text(p.method.clone()),
+                now.into(),
+                target.into(),
+            ],
+        },
+        Stmt {
+            sql: "UPDATE invoices SET paused_until = $1, pause_reason = $2, updated_at = $3                   WHERE connector_id = $4 AND external_id = $5 AND status = 'open' AND currency = $6                   AND NOT EXISTS (SELECT 1 FROM writebacks w WHERE w.key = $7 AND w.status = 'done')"
+                .into(),
+            args: vec![
+                Arg::Date(Some(far)),
+                reason.as_str().into(),
+                now.into(),
+                target.into(),
+                external_id.into(),
+                currency.as_str().into(),
+                key.as_str().into(),
+            ],
+        },
+        Stmt {
+            sql: "INSERT INTO writebacks (key, kind, reminder_id, connector_id, invoice_id, payload,                   status, not_before, created_at, updated_at)                   SELECT $1, 'payment', NULL, $2, i.id, $3, 'pending', $4, $4, $4 FROM invoices i                   WHERE i.connector_id = $2 AND i.external_id = $5 AND i.currency = $6                   ON CONFLICT (key) DO NOTHING"
+                .into(),
+            args: vec![
+                key.as_str().into(),
+                target.into(),
+                payload.into(),
+                now.into(),
+                external_id.into(),
+                currency.as_str().into(),
+            ],
+        },
+        Stmt {
+            sql: "UPDATE reminders SET status = 'cancelled', updated_at = $1,                   reason = 'paid through a payment link before sending'                   WHERE status = 'pending' AND kind = 'reminder' AND invoice_id IN                   (SELECT id FROM invoices WHERE connector_id = $2 AND external_id = $3)"
+                .into(),
+            args: vec![now.into(), target.into(), external_id.into()],
+        },
+    ])
 }
 
 fn relaxed_commit<P: Dialect>(_: &P) -> Option<&'static str> {
@@ -612,6 +712,21 @@ impl Store {
         .fetch_optional(pool)
         .await
         .ctx("reading sync state"))
+    }
+
+    /// Adds `n` provider requests to `connector`'s count (shown by `relance check`).
+    pub async fn add_requests(&self, connector: &str, n: u64) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            sqlx::query(
+            "INSERT INTO sync_state (connector_id, requests) VALUES ($1, $2)              ON CONFLICT (connector_id) DO UPDATE SET requests = sync_state.requests + excluded.requests"
+        )
+        .bind(connector)
+        .bind(i64::try_from(n).unwrap_or(i64::MAX))
+        .execute(pool)
+        .await
+        .map(|_| ())
+        .ctx("counting provider requests")
+        })
     }
 
     /// Records a failed sync attempt (the cursor stays where it was).

@@ -12,8 +12,10 @@ pub struct ClaimedWriteBack {
     pub id: i64,
     /// Idempotency key.
     pub key: String,
-    /// Reminder it records.
-    pub reminder_id: i64,
+    /// `activity` (a reminder) or `payment` (a payment taken elsewhere).
+    pub kind: String,
+    /// Reminder it records, for activities.
+    pub reminder_id: Option<i64>,
     /// Connector to write to.
     pub connector_id: String,
     /// Invoice (internal id).
@@ -45,7 +47,7 @@ impl Store {
                    AND NOT EXISTS (SELECT 1 FROM writebacks e WHERE e.invoice_id = w.invoice_id \
                        AND e.id < w.id AND e.status IN ('pending', 'running')) \
                    ORDER BY w.id LIMIT $4 {skip_locked}) \
-                 RETURNING id, key, reminder_id, connector_id, invoice_id, payload, attempts"
+                 RETURNING id, key, kind, reminder_id, connector_id, invoice_id, payload, attempts"
             );
             let mut tx = pool.begin_write().await.ctx("starting a transaction")?;
             let mut rows: Vec<ClaimedWriteBack> = sqlx::query_as(&sql)
@@ -94,6 +96,24 @@ impl Store {
         .map(|_| ())
         .ctx("finishing a write-back")
         })
+    }
+
+    /// Lifts the pause an external payment put on an invoice, once its platform recorded it.
+    pub async fn clear_payment_pause(
+        &self,
+        invoice_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        on_pool!(self, |pool| sqlx::query(
+            "UPDATE invoices SET paused_until = NULL, pause_reason = NULL, updated_at = $2 \
+             WHERE id = $1 AND pause_reason LIKE 'payment of %'"
+        )
+        .bind(invoice_id)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(|_| ())
+        .ctx("lifting a payment pause"))
     }
 
     /// Counts write-backs by status.

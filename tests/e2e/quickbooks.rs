@@ -700,3 +700,113 @@ both_backends!(
         assert!(subjects[1].to_lowercase().contains("merci"), "{subjects:?}");
     }
 );
+
+both_backends!(
+    payment_link_paid_in_stripe_is_recorded_in_quickbooks_once,
+    |db: TestDb| async move {
+        let fake = FakeQbo::start().await;
+        fake.with(|s| {
+            s.customers = vec![qbo::customer(
+                "23",
+                "Cool Cars",
+                "ap@client23.example",
+                "2026-10-01T08:00:00-07:00",
+            )];
+            let mut v = qbo::invoice(
+                "130",
+                "1037",
+                "23",
+                "1850.0",
+                "2026-11-17",
+                "2026-10-22T09:14:05-07:00",
+            );
+            v["Balance"] = json!(850.0);
+            s.invoices.push(v);
+        });
+        let stripe_fake = crate::common::stripe::FakeStripe::start().await;
+        let smtp = SmtpSink::start().await;
+        let mut setup = Setup::new(&db.url, &smtp.url());
+        setup.qbo = Some(fake.connector_yaml_with("    payment_deposit_account: \"4\"\n"));
+        setup.stripe = Some(stripe_fake.uri());
+        let path = write_config(db.dir.path(), &setup);
+        let app = spawn_app(&path, at(NOW)).await;
+        connect_by_callback(&app).await;
+        sync(&app).await.unwrap();
+
+        // The customer pays 850 USD through a Relance payment link (a Stripe Checkout Session); the
+        // completion arrives twice (completed, then a redelivery under another event id).
+        let session = json!({
+            "id": "cs_test_a1", "object": "checkout.session", "payment_status": "paid", "status": "complete",
+            "amount_total": 85000, "currency": "usd", "client_reference_id": format!("qbo:{REALM}:130"),
+            "metadata": {"relance_invoice": format!("qbo:{REALM}:130"), "relance_link": "lk_7f3a9c"},
+            "payment_intent": "pi_3Qpaid", "payment_method_types": ["card"], "mode": "payment"
+        });
+        let t = at(NOW).timestamp();
+        for (id, kind) in [
+            ("evt_cs_1", "checkout.session.completed"),
+            ("evt_cs_2", "checkout.session.async_payment_succeeded"),
+        ] {
+            let body = crate::common::stripe::event(id, kind, t, session.clone()).to_string();
+            let r = http()
+                .post(app.url("/webhooks/stripe-main"))
+                .header(
+                    "stripe-signature",
+                    crate::common::stripe::sign(
+                        body.as_bytes(),
+                        crate::common::stripe::WEBHOOK_SECRET,
+                        t,
+                    ),
+                )
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+        }
+        // Paused at once: the reminder due today is not planned.
+        let held = rows(
+            &db.url,
+            "SELECT pause_reason FROM invoices WHERE external_id = '130'",
+        )
+        .await;
+        assert!(
+            held[0][0].as_deref().unwrap_or("").contains("pi_3Qpaid"),
+            "{held:?}"
+        );
+        let cancel = tokio_util::sync::CancellationToken::new();
+        for _ in 0..3 {
+            app.app.cycle(&cancel).await.unwrap();
+        }
+        assert_eq!(
+            smtp.messages().len(),
+            0,
+            "no reminder for an invoice paid through the link"
+        );
+        let (payments, ids) = fake.with(|s| (s.payments.clone(), s.payment_requests.len()));
+        assert_eq!(payments.len(), 1, "recorded once: {payments:#?}");
+        assert_eq!(ids, 1);
+        let p = &payments[0];
+        assert_eq!(p["TotalAmt"], json!(850));
+        assert_eq!(p["DepositToAccountRef"]["value"], "4");
+        assert_eq!(p["CustomerRef"]["value"], "23");
+        assert_eq!(
+            p["Line"][0]["LinkedTxn"][0],
+            json!({"TxnId": "130", "TxnType": "Invoice"})
+        );
+        let state = rows(
+            &db.url,
+            "SELECT status, pause_reason FROM invoices WHERE external_id = '130'",
+        )
+        .await;
+        assert_eq!(state[0][0].as_deref(), Some("paid"));
+        assert_eq!(state[0][1], None, "pause lifted once QuickBooks knows");
+        assert_eq!(
+            scalar(
+                &db.url,
+                "SELECT COUNT(*) FROM payments WHERE connector_id = 'stripe-main'"
+            )
+            .await,
+            1
+        );
+    }
+);

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ConnectorError;
-use crate::types::{Change, InboundEvent, WriteBack};
+use crate::types::{Change, InboundEvent, RecordPayment, WriteBack};
 use crate::webhook::{SignatureCheck, VerifiedEvent, WebhookError, WebhookReply};
 
 /// The kinds of provider objects Relance reads.
@@ -124,6 +124,16 @@ pub trait Connector: Send + Sync {
     /// The answer to a webhook that could not be accepted.
     fn webhook_error_reply(&self, error: &WebhookError) -> WebhookReply {
         WebhookReply::error(error)
+    }
+
+    /// Records on the platform a payment taken elsewhere for one of its invoices. Must apply
+    /// once per `idempotency_key`, however often it is called.
+    async fn record_payment(&self, payment: &RecordPayment) -> Result<(), ConnectorError> {
+        let _ = payment;
+        Err(ConnectorError::Unsupported(format!(
+            "{}: recording payments is not supported",
+            self.id()
+        )))
     }
 
     /// The OAuth connection flow, for connectors that need one.

@@ -20,7 +20,7 @@ pub use connector::{Capabilities, Connector, ObjectKind, ObjectRef, Pull, PullRe
 pub use error::ConnectorError;
 pub use money::{Currency, Money, MoneyError};
 pub use types::{
-    Activity, Change, Customer, CustomerHint, InboundEvent, Invoice, InvoiceStatus, Payment,
-    WriteBack,
+    Activity, Change, Customer, CustomerHint, ExternalPayment, InboundEvent, Invoice,
+    InvoiceStatus, Payment, RecordPayment, WriteBack,
 };
 pub use webhook::{SignatureCheck, UnverifiedWebhook, VerifiedEvent, WebhookError, WebhookReply};

@@ -145,6 +145,53 @@ pub struct Payment {
     pub method: Option<String>,
 }
 
+/// A payment for an invoice of another connector, named by its Relance key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExternalPayment {
+    /// The invoice paid: `{connector_id}:{external_id}`, or `{connector_id}:{account}:{external_id}`
+    /// (`qbo:9341452119837706:130`), as put in the payment link's metadata.
+    pub target: String,
+    /// The payment's id at the provider that took it (`pi_…`): one record per reference.
+    pub reference: String,
+    /// Amount paid (gross).
+    pub amount: Money,
+    /// When.
+    pub paid_at: DateTime<Utc>,
+    /// How (`card`, `sepa_debit`...).
+    pub method: Option<String>,
+}
+
+impl ExternalPayment {
+    /// `(connector, account, external_id)` of the target.
+    pub fn target_parts(&self) -> Option<(&str, Option<&str>, &str)> {
+        let mut parts = self.target.splitn(3, ':');
+        let connector = parts.next().filter(|s| !s.is_empty())?;
+        let second = parts.next().filter(|s| !s.is_empty())?;
+        match parts.next() {
+            Some(third) if !third.is_empty() => Some((connector, Some(second), third)),
+            Some(_) => None,
+            None => Some((connector, None, second)),
+        }
+    }
+}
+
+/// A payment to record on the platform where its invoice lives.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordPayment {
+    /// The provider's id for the invoice.
+    pub invoice_external_id: String,
+    /// The provider's id for the invoice's customer, when known (else read from the invoice).
+    pub customer_external_id: Option<String>,
+    /// Amount to record.
+    pub amount: Money,
+    /// When it was paid.
+    pub paid_at: DateTime<Utc>,
+    /// Where it came from (`stripe-main pi_…`), for the record's note.
+    pub reference: String,
+    /// Stable across retries (for provider idempotency).
+    pub idempotency_key: String,
+}
+
 /// One change a connector observed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Change {
@@ -154,6 +201,9 @@ pub enum Change {
     Invoice(Invoice),
     /// A payment was recorded.
     Payment(Payment),
+    /// A payment taken through this provider for an invoice that lives on another connector
+    /// (a payment link): that invoice stops being chased and the payment is recorded there.
+    ExternalPayment(ExternalPayment),
     /// An invoice was deleted at the source: it is treated as void.
     InvoiceDeleted {
         /// The provider's id for the invoice.

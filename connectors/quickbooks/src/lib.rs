@@ -26,8 +26,8 @@ use relance_core::auth::{
 use relance_core::http::HttpConfig;
 use relance_core::{
     Capabilities, Change, Clock, Connector, ConnectorError, Currency, InboundEvent, ObjectKind,
-    ObjectRef, Pull, PullRequest, SignatureCheck, VerifiedEvent, WebhookError, WebhookReply,
-    WriteBack,
+    ObjectRef, Pull, PullRequest, RecordPayment, SignatureCheck, VerifiedEvent, WebhookError,
+    WebhookReply, WriteBack,
 };
 use serde::{Deserialize, Serialize};
 
@@ -594,6 +594,10 @@ impl Connector for QuickBooksConnector {
 
     async fn write_back(&self, request: &WriteBack) -> Result<(), ConnectorError> {
         writeback::append_note(self, request).await
+    }
+
+    async fn record_payment(&self, payment: &RecordPayment) -> Result<(), ConnectorError> {
+        writeback::record_payment(self, payment).await
     }
 
     fn oauth(&self) -> Option<&dyn OAuthConnect> {

@@ -1,7 +1,7 @@
 //! Write-back: each reminder appended as one dated line to the invoice's private note, with a
 //! sparse update carrying the `SyncToken` just read; a stale token is read again and retried.
 
-use relance_core::{Activity, ConnectorError, WriteBack};
+use relance_core::{Activity, ConnectorError, RecordPayment, WriteBack};
 use sha2::{Digest, Sha256};
 
 use crate::client::{CallError, Method};
@@ -125,6 +125,86 @@ pub async fn append_note(
         }
     }
     Err(ConnectorError::Transient(last.unwrap_or_default()))
+}
+
+fn number(d: rust_decimal::Decimal) -> serde_json::Value {
+    // QuickBooks wants JSON numbers; a decimal's text is one (no float arithmetic involved).
+    serde_json::from_str(&d.normalize().to_string()).expect("a decimal is a JSON number")
+}
+
+/// Records a payment taken elsewhere (a payment link) against the invoice, once: the
+/// `requestid` is derived from the record's key, so a retry after a lost answer gets Intuit's
+/// first answer back instead of a second payment; an invoice already settled is left alone.
+pub async fn record_payment(
+    c: &QuickBooksConnector,
+    p: &RecordPayment,
+) -> Result<(), ConnectorError> {
+    let Some(account) = c.config.payment_deposit_account.as_deref() else {
+        return Err(ConnectorError::Unsupported(format!(
+            "{}: a payment of {} ({}) was taken for invoice {}: set payment_deposit_account to let Relance record it, or record it in QuickBooks yourself (the invoice stays paused until then)",
+            c.id, p.amount, p.reference, p.invoice_external_id
+        )));
+    };
+    let id = path_segment(&p.invoice_external_id)?;
+    let Some(invoice) = c.read_invoice(id).await? else {
+        return Err(ConnectorError::Invalid(format!(
+            "{}: invoice {id} was deleted in QuickBooks: payment {} of {} not recorded",
+            c.id, p.reference, p.amount
+        )));
+    };
+    let ctx = c.context().await?;
+    let currency = invoice
+        .currency_ref
+        .as_ref()
+        .map(|r| r.value.clone())
+        .unwrap_or_else(|| ctx.home_currency.code().to_string());
+    if currency != p.amount.currency.code() {
+        return Err(ConnectorError::Invalid(format!(
+            "{}: invoice {id} is in {currency}, the payment {} in {}: not recorded",
+            c.id, p.reference, p.amount.currency
+        )));
+    }
+    let balance = invoice.balance.unwrap_or_default();
+    if balance.is_zero() || map::is_voided(&invoice) {
+        tracing::info!(connector = %c.id, invoice = id, "invoice already settled in QuickBooks: payment not recorded again");
+        return Ok(());
+    }
+    let customer = p
+        .customer_external_id
+        .clone()
+        .or_else(|| invoice.customer_ref.as_ref().map(|r| r.value.clone()))
+        .ok_or_else(|| {
+            ConnectorError::Invalid(format!("{}: invoice {id} has no customer", c.id))
+        })?;
+    let applied = p.amount.amount.min(balance);
+    let date = p.paid_at.with_timezone(&c.timezone).date_naive();
+    let reference: String = {
+        let chars: Vec<char> = p.reference.chars().collect();
+        chars[chars.len().saturating_sub(21)..].iter().collect()
+    };
+    let body = serde_json::json!({
+        "CustomerRef": { "value": customer },
+        "TotalAmt": number(p.amount.amount),
+        "TxnDate": date.format("%Y-%m-%d").to_string(),
+        "PaymentRefNum": reference,
+        "PrivateNote": format!("Paid via Relance payment link ({})", p.reference),
+        "DepositToAccountRef": { "value": account },
+        "Line": [{
+            "Amount": number(applied),
+            "LinkedTxn": [{ "TxnId": id, "TxnType": "Invoice" }],
+        }],
+    });
+    c.client
+        .call(
+            "record payment",
+            Method::Post,
+            "payment",
+            &[("requestid", request_id(&p.idempotency_key, "payment"))],
+            Some(&body),
+        )
+        .await
+        .map_err(|e| ConnectorError::from(e).context(format!("invoice {id}")))?;
+    Ok(())
 }
 
 #[cfg(test)]

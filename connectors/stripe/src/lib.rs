@@ -366,6 +366,10 @@ impl Connector for StripeConnector {
         webhook::parse(event, self.options)
     }
 
+    fn requests(&self) -> u64 {
+        self.client.requests()
+    }
+
     async fn write_back(&self, request: &WriteBack) -> Result<(), ConnectorError> {
         let path = format!("/v1/invoices/{}", request.invoice_external_id);
         let _: serde_json::Value = self

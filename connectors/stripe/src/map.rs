@@ -3,8 +3,8 @@
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use relance_core::{
-    Change, Currency, Customer, CustomerHint, InboundEvent, Invoice, InvoiceStatus, Money,
-    ObjectRef, Payment,
+    Change, Currency, Customer, CustomerHint, ExternalPayment, InboundEvent, Invoice,
+    InvoiceStatus, Money, ObjectRef, Payment,
 };
 use rust_decimal::Decimal;
 use serde_json::value::RawValue;
@@ -28,6 +28,8 @@ pub const EVENT_TYPES: &[&str] = &[
     "invoice_payment.paid",
     "customer.created",
     "customer.updated",
+    "checkout.session.completed",
+    "checkout.session.async_payment_succeeded",
 ];
 
 /// Mapping settings.
@@ -270,6 +272,42 @@ pub fn is_own_write_back(event: &model::Event) -> bool {
     event.kind == "invoice.updated" && ours && only_metadata
 }
 
+/// A paid Checkout Session naming a Relance invoice (`metadata.relance_invoice`, else
+/// `client_reference_id`) as a payment for that invoice; nothing for other sessions, or while
+/// an asynchronous method (SEPA debit) has not succeeded yet.
+pub fn external_payment(
+    session: &model::CheckoutSession,
+    created: i64,
+) -> Result<Option<Change>, String> {
+    if session.payment_status.as_deref() != Some("paid") {
+        return Ok(None);
+    }
+    let Some(target) = session
+        .metadata
+        .get("relance_invoice")
+        .or(session.client_reference_id.as_ref())
+        .filter(|t| t.contains(':'))
+    else {
+        return Ok(None);
+    };
+    let (Some(amount), Some(currency)) = (session.amount_total, session.currency.as_deref()) else {
+        return Err(format!("session {} has no amount", session.id));
+    };
+    let currency = Currency::parse(&currency.to_ascii_uppercase()).map_err(|e| e.to_string())?;
+    let reference = session
+        .payment_intent
+        .as_ref()
+        .and_then(|p| p.as_str().map(str::to_string))
+        .unwrap_or_else(|| session.id.clone());
+    Ok(Some(Change::ExternalPayment(ExternalPayment {
+        target: target.clone(),
+        reference,
+        amount: money(amount, currency),
+        paid_at: instant(created)?,
+        method: session.payment_method_types.first().cloned(),
+    })))
+}
+
 /// Maps an event to the changes it carries. Unknown types carry none (but are still recorded,
 /// so a redelivery is recognised).
 pub fn event(event: &model::Event, options: MapOptions) -> Result<InboundEvent, String> {
@@ -312,6 +350,12 @@ pub fn event(event: &model::Event, options: MapOptions) -> Result<InboundEvent, 
                     .push(ObjectRef::invoice(payment.invoice_external_id.clone()));
                 out.changes.push(Change::Payment(payment));
             }
+        }
+        "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
+            let session: model::CheckoutSession = serde_json::from_str(object)
+                .map_err(|e| context(format!("unreadable checkout session: {e}")))?;
+            out.changes
+                .extend(external_payment(&session, event.created).map_err(context)?);
         }
         "customer.created" | "customer.updated" => {
             let c: model::Customer = serde_json::from_str(object)

@@ -232,3 +232,32 @@ pub struct ApiError {
     /// Parameter at fault.
     pub param: Option<String>,
 }
+
+/// A Checkout Session (`checkout.session.*` events): how a payment link for an invoice that
+/// lives elsewhere is paid.
+#[derive(Debug, Deserialize)]
+pub struct CheckoutSession {
+    /// `cs_…`.
+    pub id: String,
+    /// `paid`, `unpaid` (asynchronous methods still pending) or `no_payment_required`.
+    #[serde(default)]
+    pub payment_status: Option<String>,
+    /// Total in minor units.
+    #[serde(default)]
+    pub amount_total: Option<i64>,
+    /// Lower-case ISO code.
+    #[serde(default)]
+    pub currency: Option<String>,
+    /// Relance's invoice key, also in `metadata.relance_invoice`.
+    #[serde(default)]
+    pub client_reference_id: Option<String>,
+    /// Metadata set at creation.
+    #[serde(default)]
+    pub metadata: std::collections::HashMap<String, String>,
+    /// `pi_…` (expanded objects are not requested).
+    #[serde(default)]
+    pub payment_intent: Option<serde_json::Value>,
+    /// Methods offered.
+    #[serde(default)]
+    pub payment_method_types: Vec<String>,
+}

@@ -101,6 +101,8 @@ pub struct State {
     pub api_calls: u32,
     pub bad_minor_version: u32,
     pub home_currency: String,
+    /// Payments created, by requestid.
+    pub payment_requests: Vec<(String, Value)>,
 }
 
 #[derive(Clone)]
@@ -357,6 +359,33 @@ impl State {
                 v["PrivateNote"] = body["PrivateNote"].clone();
                 ok(json!({"Invoice": v, "time": "x"}))
             }
+            ("POST", "payment") => {
+                let body: Value = serde_json::from_slice(&request.body).unwrap();
+                let rid = query.get("requestid").cloned().unwrap_or_default();
+                // Intuit answers a repeated requestid with the first answer, changing nothing.
+                if let Some((_, first)) = self.payment_requests.iter().find(|(r, _)| *r == rid) {
+                    return ok(json!({"Payment": first, "time": "x"}));
+                }
+                let invoice_id = body["Line"][0]["LinkedTxn"][0]["TxnId"]
+                    .as_str()
+                    .unwrap()
+                    .to_string();
+                let applied = body["Line"][0]["Amount"].as_f64().unwrap();
+                let Some(v) = self.invoices.iter_mut().find(|v| v["Id"] == invoice_id) else {
+                    return fault(400, "610", "Object Not Found", "Object Not Found");
+                };
+                let balance = v["Balance"].as_f64().unwrap();
+                v["Balance"] = json!(((balance - applied) * 100.0).round() / 100.0);
+                let n: u64 = v["SyncToken"].as_str().unwrap().parse().unwrap();
+                v["SyncToken"] = json!((n + 1).to_string());
+                v["MetaData"]["LastUpdatedTime"] = json!("2026-11-24T10:30:00-08:00");
+                let mut p = body.clone();
+                p["Id"] = json!(format!("{}", 700 + self.payments.len()));
+                p["MetaData"] = json!({"LastUpdatedTime": "2026-11-24T10:30:00-08:00"});
+                self.payments.push(p.clone());
+                self.payment_requests.push((rid, p.clone()));
+                ok(json!({"Payment": p, "time": "x"}))
+            }
             _ => fault(400, "2030", "Invalid ID", "unknown path in the fake"),
         }
     }
@@ -396,12 +425,17 @@ impl FakeQbo {
 
     /// The YAML of a connector pointed at this fake.
     pub fn connector_yaml(&self) -> String {
+        self.connector_yaml_with("")
+    }
+
+    /// The same with more keys (`payment_deposit_account: "4"`), indented by the caller.
+    pub fn connector_yaml_with(&self, extra: &str) -> String {
         format!(
             "  - id: qbo\n    kind: quickbooks\n    environment: sandbox\n    \
              client_id: ${{QBO_CLIENT_ID}}\n    client_secret: ${{QBO_CLIENT_SECRET}}\n    \
              redirect_url: https://relance.example.com/oauth/qbo/callback\n    \
              webhook_verifier_token: ${{QBO_WEBHOOK_TOKEN}}\n    api_base: {uri}\n    \
-             oauth_base: {uri}\n    poll_interval: 15m\n",
+             oauth_base: {uri}\n    poll_interval: 15m\n{extra}",
             uri = self.uri()
         )
     }
