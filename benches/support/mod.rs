@@ -386,3 +386,42 @@ pub fn measure_quiet(mut cmd: Command) -> (std::process::ExitStatus, Duration, u
         usage.ru_maxrss as u64,
     )
 }
+
+/// Runs `cmd` to completion with its output captured or discarded as it sets, sampling the
+/// child's own high-water mark (`VmHWM` in `/proc/<pid>/status`) every 10 ms: unlike
+/// `wait4`'s `ru_maxrss`, it does not include the memory of the parent it was forked from.
+/// Returns the status, stdout, wall time and peak resident memory (KiB).
+pub fn measure_hwm(mut cmd: Command) -> (std::process::ExitStatus, Vec<u8>, Duration, u64) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let started = Instant::now();
+    let mut child = cmd.spawn().expect("spawn");
+    let pid = child.id();
+    let peak = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let (peak, done) = (peak.clone(), done.clone());
+        std::thread::spawn(move || {
+            while !done.load(Ordering::Relaxed) {
+                if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status"))
+                    && let Some(kib) = status
+                        .lines()
+                        .find_map(|l| l.strip_prefix("VmHWM:"))
+                        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                {
+                    peak.fetch_max(kib, Ordering::Relaxed);
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        })
+    };
+    let mut stdout = Vec::new();
+    if let Some(mut out) = child.stdout.take() {
+        std::io::Read::read_to_end(&mut out, &mut stdout).ok();
+    }
+    let status = child.wait().expect("wait");
+    let elapsed = started.elapsed();
+    done.store(true, Ordering::Relaxed);
+    sampler.join().unwrap();
+    (status, stdout, elapsed, peak.load(Ordering::Relaxed))
+}

@@ -103,6 +103,14 @@ pub struct State {
     pub home_currency: String,
     /// Payments created, by requestid.
     pub payment_requests: Vec<(String, Value)>,
+    /// Enforce Intuit's limits (answer 429 beyond them).
+    pub enforce_limits: bool,
+    /// Requests accepted within the last minute (when limits are enforced).
+    pub stamps: std::collections::VecDeque<std::time::Instant>,
+    /// Every request accepted (when limits are enforced).
+    pub all_stamps: Vec<std::time::Instant>,
+    /// Time spent answering API calls.
+    pub busy: std::time::Duration,
 }
 
 #[derive(Clone)]
@@ -158,12 +166,15 @@ impl State {
             .get("authorization")
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        if auth != format!("Basic {basic}") {
-            return ResponseTemplate::new(401).set_body_json(json!({"error": "invalid_client"}));
-        }
         let form: HashMap<String, String> = url::form_urlencoded::parse(&request.body)
             .into_owned()
             .collect();
+        // client_secret_basic or client_secret_post: Intuit takes both.
+        let posted = form.get("client_id").map(String::as_str) == Some(CLIENT_ID)
+            && form.get("client_secret").map(String::as_str) == Some(CLIENT_SECRET);
+        if auth != format!("Basic {basic}") && !posted {
+            return ResponseTemplate::new(401).set_body_json(json!({"error": "invalid_client"}));
+        }
         match form.get("grant_type").map(String::as_str) {
             Some("authorization_code") if form.get("code").map(String::as_str) == Some(CODE) => {
                 self.token_response()
@@ -181,6 +192,21 @@ impl State {
     }
 
     fn query(&mut self, statement: &str) -> ResponseTemplate {
+        match self.query_value(statement) {
+            Ok(v) => ResponseTemplate::new(200)
+                .insert_header("intuit_tid", "1-fake-tid")
+                .set_body_raw(
+                    format!(r#"{{"QueryResponse":{v},"time":"2026-11-20T07:12:10.102-08:00"}}"#),
+                    "application/json;charset=UTF-8",
+                ),
+            Err(fault) => fault,
+        }
+    }
+
+    /// The `QueryResponse` of a statement as JSON text (rows serialised where they are, not
+    /// copied: the benchmark serves pages of 1000), or the fault to answer.
+    #[allow(clippy::result_large_err)] // a test double: the fault is answered as it is
+    fn query_value(&mut self, statement: &str) -> Result<String, ResponseTemplate> {
         self.queries.push(statement.to_string());
         let entity = statement
             .split("FROM ")
@@ -201,12 +227,12 @@ impl State {
             || start == 0
             || statement.matches('\'').count() % 2 == 1 && !statement.contains("\\'")
         {
-            return fault(
+            return Err(fault(
                 400,
                 "4000",
                 "Error parsing query",
                 &format!("QueryParserError: {statement}"),
-            );
+            ));
         }
         let ids: Option<Vec<String>> = statement.split("Id IN (").nth(1).map(|s| {
             s.split(')')
@@ -229,7 +255,7 @@ impl State {
             "Invoice" => &self.invoices,
             "Customer" => &self.customers,
             "Payment" => &self.payments,
-            _ => return fault(400, "4000", "Error parsing query", "unknown entity"),
+            _ => return Err(fault(400, "4000", "Error parsing query", "unknown entity")),
         };
         let mut rows: Vec<&Value> = source
             .iter()
@@ -239,25 +265,48 @@ impl State {
             })
             .filter(|v| since.is_none_or(|s| updated(v) >= s))
             .collect();
-        rows.sort_by_key(|v| {
+        rows.sort_by_cached_key(|v| {
             (
                 updated(v),
                 v["Id"].as_str().unwrap().parse::<u64>().unwrap_or(0),
             )
         });
-        let page: Vec<Value> = rows
-            .into_iter()
-            .skip(start - 1)
-            .take(max)
-            .cloned()
-            .collect();
+        let page: Vec<&Value> = rows.into_iter().skip(start - 1).take(max).collect();
         if page.is_empty() {
-            return ok(json!({"QueryResponse": {}, "time": "2026-11-20T07:12:10.102-08:00"}));
+            return Ok("{}".to_string());
         }
-        ok(
-            json!({"QueryResponse": {entity: page.clone(), "startPosition": start, "maxResults": page.len()},
-                  "time": "2026-11-20T07:12:10.102-08:00"}),
-        )
+        Ok(format!(
+            r#"{{"{entity}":{},"startPosition":{start},"maxResults":{}}}"#,
+            serde_json::to_string(&page).unwrap(),
+            page.len()
+        ))
+    }
+
+    /// Intuit's limits per company, enforced over sliding windows: 10 a second, 500 a minute.
+    fn over_limit(&mut self) -> bool {
+        if !self.enforce_limits {
+            return false;
+        }
+        let now = std::time::Instant::now();
+        while self
+            .stamps
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= std::time::Duration::from_secs(60))
+        {
+            self.stamps.pop_front();
+        }
+        let last_second = self
+            .stamps
+            .iter()
+            .rev()
+            .take_while(|t| now.duration_since(**t) < std::time::Duration::from_secs(1))
+            .count();
+        if last_second >= 10 || self.stamps.len() >= 500 {
+            return true;
+        }
+        self.stamps.push_back(now);
+        self.all_stamps.push(now);
+        false
     }
 
     fn api(&mut self, request: &Request) -> ResponseTemplate {
@@ -277,6 +326,11 @@ impl State {
         if query.get("minorversion").map(String::as_str) != Some("75") {
             self.bad_minor_version += 1;
         }
+        if self.over_limit() {
+            self.throttled += 1;
+            return ResponseTemplate::new(429)
+                .set_body_raw(fixture("fault-429-throttle.xml"), "application/xml");
+        }
         if self.throttle > 0 {
             self.throttle -= 1;
             self.throttled += 1;
@@ -292,6 +346,31 @@ impl State {
             ("GET", "query") => {
                 let statement = query.get("query").cloned().unwrap_or_default();
                 self.query(&statement)
+            }
+            ("POST", "batch") => {
+                let body: Value = serde_json::from_slice(&request.body).unwrap();
+                let mut out = Vec::new();
+                for item in body["BatchItemRequest"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                {
+                    let bid = item["bId"].clone();
+                    match item["Query"].as_str() {
+                        Some(q) => match self.query_value(q) {
+                            Ok(v) => out.push(format!(r#"{{"bId":{bid},"QueryResponse":{v}}}"#)),
+                            Err(_) => out.push(json!({"bId": bid, "Fault": {"Error": [{"Message": "Error parsing query", "code": "4000"}], "type": "ValidationFault"}}).to_string()),
+                        },
+                        None => out.push(json!({"bId": bid, "Fault": {"Error": [{"Message": "unsupported in the fake", "code": "2010"}], "type": "ValidationFault"}}).to_string()),
+                    }
+                }
+                ResponseTemplate::new(200).set_body_raw(
+                    format!(r#"{{"BatchItemResponse":[{}],"time":"x"}}"#, out.join(",")),
+                    "application/json;charset=UTF-8",
+                )
+            }
+            ("GET", p) if p.starts_with("companyinfo/") => {
+                ok(json!({"CompanyInfo": {"CompanyName": "Fake Co", "Id": REALM}, "time": "x"}))
             }
             ("GET", "preferences") => ok(json!({"Preferences": {"CurrencyPrefs": {
                 "MultiCurrencyEnabled": true,
@@ -397,7 +476,10 @@ impl Respond for Responder {
         if request.url.path() == "/oauth2/v1/tokens/bearer" {
             return s.token(request);
         }
-        s.api(request)
+        let started = std::time::Instant::now();
+        let r = s.api(request);
+        s.busy += started.elapsed();
+        r
     }
 }
 
