@@ -233,16 +233,15 @@ both_backends!(
     token_expiring_mid_sync_is_refreshed_and_rotation_kept,
     |db: TestDb| async move {
         let fake = FakeQbo::start().await;
-        book(&fake, 10);
+        book(&fake, 2500);
         let smtp = SmtpSink::start().await;
         let app = world(&db, &fake, &smtp, false).await;
         connect_by_callback(&app).await;
-        sync(&app).await.unwrap();
-        // Intuit revokes the access token early (it may); the refresh token rotates.
-        fake.with(|s| s.access.clear());
-        app.clock.advance(TimeDelta::minutes(5));
-        sync(&app).await.unwrap();
-        assert_eq!(fake.with(|s| s.refreshes), 2);
+        // The token dies between the first and the second page of invoices.
+        fake.with(|s| s.revoke_access_at = Some(4));
+        let report = sync(&app).await.unwrap();
+        assert_eq!(report.stats.invoices, 2501);
+        assert_eq!(fake.with(|s| s.refreshes), 2, "one refresh, after the 401");
         let key = SecretKey::parse(qbo::SECRET_KEY).unwrap();
         let creds = DbCredentials::new(app.app.store.clone(), Ok(Some(key)));
         let stored =
@@ -260,10 +259,50 @@ both_backends!(
             !raw.contains("refresh-") && !raw.contains("access-"),
             "{raw}"
         );
-        // The old refresh token is dead at Intuit: a third refresh works only with the new one.
+        // Two hours later the access token has expired: refreshed ahead, with the rotated token
+        // (the fake refuses any other).
         app.clock.advance(TimeDelta::hours(2));
         sync(&app).await.unwrap();
         assert_eq!(fake.with(|s| s.refreshes), 3);
+    }
+);
+
+both_backends!(
+    two_replicas_refresh_once_and_keep_the_newest_token,
+    |db: TestDb| async move {
+        let fake = FakeQbo::start().await;
+        book(&fake, 3);
+        let store = db.store().await;
+        store.migrate().await.unwrap();
+        let key = SecretKey::parse(qbo::SECRET_KEY).unwrap();
+        let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(at(NOW)));
+        // Two processes sharing the database: each its own connector and token manager.
+        let replica = || {
+            let creds: Arc<dyn CredentialStore> =
+                Arc::new(DbCredentials::new(store.clone(), Ok(Some(key.clone()))));
+            direct(&fake, creds, clock.clone())
+        };
+        let (a, b) = (replica(), replica());
+        let mut params = std::collections::HashMap::new();
+        params.insert("code".to_string(), CODE.to_string());
+        params.insert("realmId".to_string(), REALM.to_string());
+        a.oauth().unwrap().complete(&params).await.unwrap();
+        fake.with(|s| s.access.clear());
+        let refs = [relance_core::ObjectRef::invoice("1000")];
+        let (ra, rb) = tokio::join!(a.fetch(&refs), b.fetch(&refs));
+        assert!(ra.is_ok() && rb.is_ok(), "{ra:?} {rb:?}");
+        assert_eq!(
+            fake.with(|s| s.refreshes),
+            2,
+            "the code exchange, then one refresh for both"
+        );
+        let stored = DbCredentials::new(store.clone(), Ok(Some(key)))
+            .load("qbo")
+            .await
+            .unwrap()
+            .unwrap();
+        let stored = TokenSet::from_secret(&stored.secret).unwrap();
+        assert_eq!(stored.refresh_token.as_deref(), Some("refresh-2"));
     }
 );
 

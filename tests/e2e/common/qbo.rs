@@ -111,6 +111,8 @@ pub struct State {
     pub all_stamps: Vec<std::time::Instant>,
     /// Time spent answering API calls.
     pub busy: std::time::Duration,
+    /// The access tokens stop working from this API call on (1-based).
+    pub revoke_access_at: Option<u32>,
 }
 
 #[derive(Clone)]
@@ -311,6 +313,10 @@ impl State {
 
     fn api(&mut self, request: &Request) -> ResponseTemplate {
         self.api_calls += 1;
+        // Intuit may revoke an access token before its hour is up.
+        if self.revoke_access_at == Some(self.api_calls) {
+            self.access.clear();
+        }
         let auth = request
             .headers
             .get("authorization")
