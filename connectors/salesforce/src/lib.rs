@@ -1,0 +1,5 @@
+//! Salesforce connector.
+
+pub mod jwt;
+pub mod limits;
+pub mod outbound;
