@@ -9,6 +9,7 @@ use relance_core::http::HttpConfig;
 use relance_core::{Clock, Connector, ConnectorError};
 use relance_csv::CsvConnector;
 use relance_quickbooks::QuickBooksConnector;
+use relance_salesforce::SalesforceConnector;
 use relance_stripe::StripeConnector;
 
 use crate::config::{ConnectorEntry, ConnectorSettings};
@@ -30,6 +31,13 @@ pub fn build(
             tune,
         )?),
         ConnectorSettings::Csv(c) => Arc::new(CsvConnector::new(&entry.id, c)?),
+        ConnectorSettings::Salesforce(c) => Arc::new(SalesforceConnector::new(
+            &entry.id,
+            c.clone(),
+            credentials,
+            clock,
+            tune,
+        )?),
         ConnectorSettings::QuickBooks(c) => Arc::new(QuickBooksConnector::new(
             &entry.id,
             c.clone(),

@@ -42,6 +42,28 @@ pub async fn run_once(
         if batch.is_empty() {
             return Ok(stats);
         }
+        // Activities go to each connector together (Salesforce writes 200 Tasks in one call).
+        let mut groups: std::collections::BTreeMap<&str, Vec<(i64, WriteBack)>> =
+            Default::default();
+        for row in batch.iter().filter(|r| r.kind != "payment") {
+            if let Ok(request) = serde_json::from_str::<WriteBack>(&row.payload) {
+                groups
+                    .entry(row.connector_id.as_str())
+                    .or_default()
+                    .push((row.id, request));
+            }
+        }
+        let mut done_together: std::collections::HashMap<i64, Result<(), ConnectorError>> =
+            Default::default();
+        for (connector_id, items) in groups {
+            if let Some(connector) = connectors.get(connector_id) {
+                let requests: Vec<WriteBack> = items.iter().map(|(_, r)| r.clone()).collect();
+                let results = connector.write_back_many(&requests).await;
+                for ((id, _), result) in items.iter().zip(results) {
+                    done_together.insert(*id, result);
+                }
+            }
+        }
         for row in batch {
             let finish = |status: &'static str, error: Option<String>, retry: bool| {
                 let retry_at = retry.then(|| clock.now() + backoff(row.attempts));
@@ -108,7 +130,10 @@ pub async fn run_once(
                         continue;
                     }
                 };
-                let result = connector.write_back(&request).await;
+                let result = match done_together.remove(&row.id) {
+                    Some(r) => r,
+                    None => connector.write_back(&request).await,
+                };
                 if result.is_ok() {
                     tracing::info!(connector = %row.connector_id, invoice = %request.invoice_external_id,
                         step = %request.activity.step, "written back");

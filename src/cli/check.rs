@@ -154,6 +154,18 @@ pub(super) async fn run(path: &Path, clock: &Arc<dyn Clock>) -> Result<ExitCode>
                 }
             )
             .to_lowercase_first(),
+            ConnectorSettings::Salesforce(sf) => format!(
+                "org at {}, API v{}, {:?} login, invoices from {}, at most {}% of the daily API allocation, outbound messages {}",
+                sf.login(),
+                sf.api_version,
+                sf.auth.flow,
+                sf.invoices.object,
+                sf.api_share * rust_decimal::Decimal::ONE_HUNDRED,
+                match &sf.outbound_message_org_id {
+                    Some(org) => format!("from org {org} at {public}/webhooks/{}", c.id),
+                    None => "off (no outbound_message_org_id)".into(),
+                }
+            ),
         };
         println!(
             "  connector   {} ({}, every {}s): {detail}",
@@ -201,7 +213,12 @@ pub(super) async fn run(path: &Path, clock: &Arc<dyn Clock>) -> Result<ExitCode>
     let oauth = config
         .connectors
         .iter()
-        .any(|c| matches!(c.settings, ConnectorSettings::QuickBooks(_)));
+        .any(|c| {
+            matches!(
+                c.settings,
+                ConnectorSettings::QuickBooks(_) | ConnectorSettings::Salesforce(_)
+            )
+        });
     match &key {
         Err(e) => {
             println!("  problem: {e}");
@@ -245,7 +262,10 @@ pub(super) async fn run(path: &Path, clock: &Arc<dyn Clock>) -> Result<ExitCode>
     println!("  write-backs {}", show(&wb));
     let credentials = crate::store::DbCredentials::new(store.clone(), key.clone());
     for c in &config.connectors {
-        if matches!(c.settings, ConnectorSettings::QuickBooks(_)) {
+        if matches!(
+            c.settings,
+            ConnectorSettings::QuickBooks(_) | ConnectorSettings::Salesforce(_)
+        ) {
             println!(
                 "  connection  {}: {}",
                 c.id,
@@ -294,11 +314,15 @@ async fn connection(credentials: &crate::store::DbCredentials, id: &str) -> Stri
         Ok(Some(c)) => match (&c.needs_reconnect, TokenSet::from_secret(&c.secret)) {
             (Some(reason), _) => format!("NEEDS RECONNECT ({reason}): run `relance connect {id}`"),
             (None, Ok(t)) => format!(
-                "connected to company {}, refresh token valid until {}{}",
-                t.account.as_deref().unwrap_or("?"),
-                t.refresh_expires_at
-                    .map(|d| d.format("%Y-%m-%d").to_string())
+                "connected to {}{}{}",
+                t.account
+                    .as_deref()
+                    .map(|a| format!("company {a}"))
+                    .or_else(|| t.instance_url.clone())
                     .unwrap_or_else(|| "?".into()),
+                t.refresh_expires_at
+                    .map(|d| format!(", refresh token valid until {}", d.format("%Y-%m-%d")))
+                    .unwrap_or_default(),
                 t.refresh_hard_expires_at
                     .map(|d| format!(" (absolute end {})", d.format("%Y-%m-%d")))
                     .unwrap_or_default()

@@ -325,6 +325,19 @@ async fn connect(
             ExitCode::FAILURE
         }
     };
+    let oauth = connector.oauth().expect("checked above");
+    if !oauth.needs_browser() {
+        return Ok(match oauth.connect_now().await {
+            Ok(account) => {
+                println!("Connected `{id}` ({account}).");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("relance: {e}");
+                ExitCode::FAILURE
+            }
+        });
+    }
     if let Some(pasted) = redirected_to {
         let params = connect::params_of(pasted);
         return Ok(report(

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use relance_csv::CsvConfig;
 use relance_quickbooks::QuickBooksConfig;
+use relance_salesforce::SalesforceConfig;
 use relance_stripe::StripeConfig;
 use rust_decimal::Decimal;
 use secrecy::{ExposeSecret, SecretString};
@@ -28,6 +29,8 @@ pub enum ConnectorSettings {
     Csv(CsvConfig),
     /// `kind: quickbooks`.
     QuickBooks(QuickBooksConfig),
+    /// `kind: salesforce` (key file path already resolved).
+    Salesforce(SalesforceConfig),
 }
 
 impl ConnectorSettings {
@@ -37,11 +40,12 @@ impl ConnectorSettings {
             ConnectorSettings::Stripe(_) => "stripe",
             ConnectorSettings::Csv(_) => "csv",
             ConnectorSettings::QuickBooks(_) => "quickbooks",
+            ConnectorSettings::Salesforce(_) => "salesforce",
         }
     }
 }
 
-const CONNECTOR_KINDS: &[&str] = &["stripe", "quickbooks", "csv"];
+const CONNECTOR_KINDS: &[&str] = &["stripe", "quickbooks", "salesforce", "csv"];
 
 /// `channels.email`.
 #[derive(Debug)]
@@ -402,6 +406,22 @@ fn connectors(
                     }
                 }
                 ConnectorSettings::QuickBooks(c)
+            }),
+            Some("salesforce") => ctx.de::<SalesforceConfig>(rest, &path, issues).map(|mut c| {
+                for (field, message) in c.validate() {
+                    issues.push(&join(&path, &field), message);
+                }
+                if let Some(key) = &c.auth.private_key_file {
+                    let key = ctx.resolve(key);
+                    if !key.exists() {
+                        issues.push(
+                            &join(&path, "auth.private_key_file"),
+                            format!("{} does not exist", key.display()),
+                        );
+                    }
+                    c.auth.private_key_file = Some(key);
+                }
+                ConnectorSettings::Salesforce(c)
             }),
             Some("csv") => ctx.de::<CsvConfig>(rest, &path, issues).map(|mut c| {
                 c.path = ctx.resolve(&c.path);

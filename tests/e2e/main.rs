@@ -7,6 +7,7 @@ mod crash;
 mod email;
 mod late_fees;
 mod quickbooks;
+mod salesforce;
 mod simulation;
 mod store;
 mod stripe_sync;

@@ -343,6 +343,19 @@ pub trait OAuthConnect: Send + Sync {
 
     /// The connection as stored.
     async fn status(&self) -> Result<ConnectionStatus, ConnectorError>;
+
+    /// False when the connector logs in by itself (Salesforce JWT bearer): then `relance
+    /// connect` calls [`OAuthConnect::connect_now`] instead of showing a page.
+    fn needs_browser(&self) -> bool {
+        true
+    }
+
+    /// Logs in without a person and stores the session (flows that can).
+    async fn connect_now(&self) -> Result<String, ConnectorError> {
+        Err(ConnectorError::Unsupported(
+            "this connection needs a browser".into(),
+        ))
+    }
 }
 
 /// An in-memory [`CredentialStore`] for tests of connectors.

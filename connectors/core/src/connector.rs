@@ -126,6 +126,16 @@ pub trait Connector: Send + Sync {
         WebhookReply::error(error)
     }
 
+    /// Records several activities, in one call where the platform allows it; one result per
+    /// request, in order (a failure of one does not fail the others).
+    async fn write_back_many(&self, requests: &[WriteBack]) -> Vec<Result<(), ConnectorError>> {
+        let mut out = Vec::with_capacity(requests.len());
+        for r in requests {
+            out.push(self.write_back(r).await);
+        }
+        out
+    }
+
     /// Records on the platform a payment taken elsewhere for one of its invoices. Must apply
     /// once per `idempotency_key`, however often it is called.
     async fn record_payment(&self, payment: &RecordPayment) -> Result<(), ConnectorError> {

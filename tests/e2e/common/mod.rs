@@ -4,6 +4,7 @@
 
 pub mod db;
 pub mod qbo;
+pub mod sf;
 pub mod smtp;
 pub mod stripe;
 
@@ -49,6 +50,8 @@ pub struct Setup {
     pub csv: Option<PathBuf>,
     /// Connector YAML of a fake QuickBooks.
     pub qbo: Option<String>,
+    /// Connector YAML of fake Salesforce orgs.
+    pub sf: Option<String>,
     pub smtp: String,
     pub listen: String,
     pub test_recipient: Option<String>,
@@ -63,6 +66,7 @@ impl Setup {
             stripe: None,
             csv: None,
             qbo: None,
+            sf: None,
             smtp: smtp.into(),
             listen: "127.0.0.1:0".into(),
             test_recipient: None,
@@ -82,6 +86,9 @@ pub fn config_yaml(s: &Setup) -> String {
     }
     if let Some(qbo) = &s.qbo {
         connectors.push_str(qbo);
+    }
+    if let Some(sf) = &s.sf {
+        connectors.push_str(sf);
     }
     if let Some(csv) = &s.csv {
         connectors.push_str(&format!(
