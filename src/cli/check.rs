@@ -210,15 +210,12 @@ pub(super) async fn run(path: &Path, clock: &Arc<dyn Clock>) -> Result<ExitCode>
     }
 
     let key = crate::store::SecretKey::from_config(config.secret_key.as_ref());
-    let oauth = config
-        .connectors
-        .iter()
-        .any(|c| {
-            matches!(
-                c.settings,
-                ConnectorSettings::QuickBooks(_) | ConnectorSettings::Salesforce(_)
-            )
-        });
+    let oauth = config.connectors.iter().any(|c| {
+        matches!(
+            c.settings,
+            ConnectorSettings::QuickBooks(_) | ConnectorSettings::Salesforce(_)
+        )
+    });
     match &key {
         Err(e) => {
             println!("  problem: {e}");

@@ -102,9 +102,9 @@ impl SalesforceAuth {
             .build()
             .map_err(|e| invalid("HTTP client", &e))?;
         let signer = match (config.auth.flow, &config.auth.private_key_file) {
-            (Flow::JwtBearer, Some(path)) => Some(
-                JwtSigner::from_file(path).map_err(|e| invalid("auth.private_key_file", &e))?,
-            ),
+            (Flow::JwtBearer, Some(path)) => {
+                Some(JwtSigner::from_file(path).map_err(|e| invalid("auth.private_key_file", &e))?)
+            }
             _ => None,
         };
         let oauth = match (
@@ -298,7 +298,10 @@ impl SalesforceAuth {
         }
     }
 
-    fn oauth_error(&self, e: RequestTokenError<reqwest::Error, BasicErrorResponse>) -> RefreshError {
+    fn oauth_error(
+        &self,
+        e: RequestTokenError<reqwest::Error, BasicErrorResponse>,
+    ) -> RefreshError {
         let label = &self.label;
         match e {
             RequestTokenError::ServerResponse(r) => {
@@ -321,9 +324,9 @@ impl SalesforceAuth {
             RequestTokenError::Parse(e, _) => RefreshError::Other(ConnectorError::Transient(
                 format!("{label}: unreadable token answer ({e})"),
             )),
-            RequestTokenError::Other(m) => RefreshError::Other(ConnectorError::Transient(
-                format!("{label}: token request failed: {m}"),
-            )),
+            RequestTokenError::Other(m) => RefreshError::Other(ConnectorError::Transient(format!(
+                "{label}: token request failed: {m}"
+            ))),
         }
     }
 }
@@ -370,8 +373,10 @@ mod tests {
     #[test]
     fn org_from_identity_url() {
         assert_eq!(
-            org_of_identity("https://login.salesforce.com/id/00D5e000000RlncEAC/0055e00000IntgUAAR")
-                .as_deref(),
+            org_of_identity(
+                "https://login.salesforce.com/id/00D5e000000RlncEAC/0055e00000IntgUAAR"
+            )
+            .as_deref(),
             Some("00D5e000000RlncEAC")
         );
         assert_eq!(org_of_identity("nonsense"), None);

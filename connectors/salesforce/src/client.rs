@@ -151,8 +151,7 @@ impl SfClient {
             if response.is_success() {
                 return Ok(response.body);
             }
-            if rejected.is_none() && limits::is_invalid_session(response.status, &response.body)
-            {
+            if rejected.is_none() && limits::is_invalid_session(response.status, &response.body) {
                 tracing::info!(connector = %self.label, call = what, "session expired: logging in again");
                 rejected = Some(version);
                 continue;

@@ -135,8 +135,13 @@ impl Mapping {
 impl InvoicesConfig {
     /// The preset for the object, overridden by what the configuration says.
     pub fn mapping(&self) -> Mapping {
-        let preset: (&[(&str, &str)], Option<&str>, &[&str], &[&str]) = match self.object.as_str()
-        {
+        type Preset = (
+            &'static [(&'static str, &'static str)],
+            Option<&'static str>,
+            &'static [&'static str],
+            &'static [&'static str],
+        );
+        let preset: Preset = match self.object.as_str() {
             "blng__Invoice__c" => (
                 &[
                     ("number", "Name"),

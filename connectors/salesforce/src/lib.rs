@@ -280,9 +280,16 @@ impl SalesforceConnector {
         let ctx = self.ctx(d);
         let mut out = Vec::new();
         for chunk in ids.chunks(IDS_PER_QUERY) {
-            let list = chunk.iter().map(|i| quote(i)).collect::<Vec<_>>().join(", ");
+            let list = chunk
+                .iter()
+                .map(|i| quote(i))
+                .collect::<Vec<_>>()
+                .join(", ");
             let mut page = self
-                .query_page("read invoices", &Self::invoice_soql(d, &format!(" WHERE Id IN ({list})")))
+                .query_page(
+                    "read invoices",
+                    &Self::invoice_soql(d, &format!(" WHERE Id IN ({list})")),
+                )
                 .await?;
             let mut found = HashSet::new();
             loop {
@@ -508,11 +515,17 @@ impl Connector for SalesforceConnector {
             out.extend(self.fetch_invoices(&invoices).await?);
         }
         for chunk in accounts.chunks(IDS_PER_QUERY) {
-            let list = chunk.iter().map(|i| quote(i)).collect::<Vec<_>>().join(", ");
+            let list = chunk
+                .iter()
+                .map(|i| quote(i))
+                .collect::<Vec<_>>()
+                .join(", ");
             let page = self
                 .query_page(
                     "read accounts",
-                    &format!("SELECT Id, Name, Phone, SystemModstamp FROM Account WHERE Id IN ({list})"),
+                    &format!(
+                        "SELECT Id, Name, Phone, SystemModstamp FROM Account WHERE Id IN ({list})"
+                    ),
                 )
                 .await?;
             out.extend(page.records.iter().filter_map(map::account));

@@ -106,7 +106,9 @@ pub fn invoice(rec: &Record, ctx: &MapContext<'_>) -> Result<Change, String> {
     } else {
         ctx.default_currency
     };
-    let balance = decimal(rec, field("balance")).map_err(what)?.unwrap_or_default();
+    let balance = decimal(rec, field("balance"))
+        .map_err(what)?
+        .unwrap_or_default();
     let total = match m.field("total") {
         Some(f) => decimal(rec, f).map_err(what)?.unwrap_or(balance),
         None => balance,
@@ -220,22 +222,41 @@ mod tests {
             multi_currency: true,
             default_currency: Currency::parse("EUR").unwrap(),
         };
-        let page: QueryPage = serde_json::from_str(&fixture("query-blng-invoices-page1.json")).unwrap();
+        let page: QueryPage =
+            serde_json::from_str(&fixture("query-blng-invoices-page1.json")).unwrap();
         assert!(!page.done);
-        assert!(page.next.as_deref().unwrap().starts_with("/services/data/v66.0/query/0r8"));
-        let Change::Invoice(a) = invoice(&page.records[0], &ctx).unwrap() else { panic!() };
+        assert!(
+            page.next
+                .as_deref()
+                .unwrap()
+                .starts_with("/services/data/v66.0/query/0r8")
+        );
+        let Change::Invoice(a) = invoice(&page.records[0], &ctx).unwrap() else {
+            panic!()
+        };
         assert_eq!(a.number, "INV-0000001042");
         assert_eq!(a.customer_external_id, "0015e00000AcMe1AAF");
         assert_eq!(a.email.as_deref(), Some("compta@acme-outillage.example"));
         assert_eq!(a.balance.to_string(), "850.00 EUR");
         assert_eq!(a.status, InvoiceStatus::Open);
-        assert_eq!(a.source_updated_at.to_rfc3339(), "2026-11-18T16:02:11+00:00");
-        assert_eq!(a.customer_hint.unwrap().name.as_deref(), Some("Acme Outillage SAS"));
-        let Change::Invoice(b) = invoice(&page.records[1], &ctx).unwrap() else { panic!() };
+        assert_eq!(
+            a.source_updated_at.to_rfc3339(),
+            "2026-11-18T16:02:11+00:00"
+        );
+        assert_eq!(
+            a.customer_hint.unwrap().name.as_deref(),
+            Some("Acme Outillage SAS")
+        );
+        let Change::Invoice(b) = invoice(&page.records[1], &ctx).unwrap() else {
+            panic!()
+        };
         assert_eq!(b.email, None, "no bill-to contact");
         assert_eq!(b.balance.to_string(), "12400.50 EUR", "exact from 12400.5");
-        let page2: QueryPage = serde_json::from_str(&fixture("query-blng-invoices-page2.json")).unwrap();
-        let Change::Invoice(c) = invoice(&page2.records[0], &ctx).unwrap() else { panic!() };
+        let page2: QueryPage =
+            serde_json::from_str(&fixture("query-blng-invoices-page2.json")).unwrap();
+        let Change::Invoice(c) = invoice(&page2.records[0], &ctx).unwrap() else {
+            panic!()
+        };
         assert_eq!(c.total.currency.code(), "USD");
     }
 
@@ -261,11 +282,26 @@ mod tests {
             Change::Invoice(i) => i.status,
             _ => panic!(),
         };
-        assert_eq!(status(rec("Posted", "Unpaid", "100.0")), InvoiceStatus::Open);
+        assert_eq!(
+            status(rec("Posted", "Unpaid", "100.0")),
+            InvoiceStatus::Open
+        );
         assert_eq!(status(rec("Posted", "Paid", "0")), InvoiceStatus::Paid);
-        assert_eq!(status(rec("Posted", "Partially Paid", "0.0")), InvoiceStatus::Paid);
-        assert_eq!(status(rec("Draft", "Unpaid", "100.0")), InvoiceStatus::Draft);
-        assert_eq!(status(rec("Cancelled", "Unpaid", "100.0")), InvoiceStatus::Void);
-        assert_eq!(status(rec("Rebilled", "Unpaid", "100.0")), InvoiceStatus::Void);
+        assert_eq!(
+            status(rec("Posted", "Partially Paid", "0.0")),
+            InvoiceStatus::Paid
+        );
+        assert_eq!(
+            status(rec("Draft", "Unpaid", "100.0")),
+            InvoiceStatus::Draft
+        );
+        assert_eq!(
+            status(rec("Cancelled", "Unpaid", "100.0")),
+            InvoiceStatus::Void
+        );
+        assert_eq!(
+            status(rec("Rebilled", "Unpaid", "100.0")),
+            InvoiceStatus::Void
+        );
     }
 }

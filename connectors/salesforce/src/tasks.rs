@@ -166,7 +166,9 @@ async fn write_chunk(
     let existing = c
         .query_page(
             "read existing tasks",
-            &format!("SELECT Subject FROM Task WHERE WhatId IN ({list}) AND Subject LIKE 'Relance:%'"),
+            &format!(
+                "SELECT Subject FROM Task WHERE WhatId IN ({list}) AND Subject LIKE 'Relance:%'"
+            ),
         )
         .await?;
     let done: HashSet<String> = existing
@@ -191,8 +193,14 @@ async fn write_chunk(
             results[i] = Some(Ok(()));
             continue;
         }
-        let contact = d.mapping.field("contact").and_then(|f| map::text(target, f));
-        let owner = d.account_owner.as_deref().and_then(|p| map::text(target, p));
+        let contact = d
+            .mapping
+            .field("contact")
+            .and_then(|f| map::text(target, f));
+        let owner = d
+            .account_owner
+            .as_deref()
+            .and_then(|p| map::text(target, p));
         records.push(task_record(
             request,
             &request.invoice_external_id,
@@ -222,9 +230,12 @@ async fn write_chunk(
             )));
         }
         for (s, &i) in saved.iter().zip(&positions) {
-            results[i] = Some(if s.success {
-                Ok(())
-            } else if s.errors.iter().any(|e| e.status_code == "ENTITY_IS_DELETED") {
+            // A deleted invoice needs no Task: done.
+            let deleted = s
+                .errors
+                .iter()
+                .any(|e| e.status_code == "ENTITY_IS_DELETED");
+            results[i] = Some(if s.success || deleted {
                 Ok(())
             } else {
                 Err(s
@@ -265,13 +276,21 @@ mod tests {
             idempotency_key: "wb:7".into(),
             activity: activity("email"),
         };
-        let t = task_record(&wb, "a1X5e00000Inv01EAB", Some("0035e00000BiLl1AAF"), Some("005X"));
+        let t = task_record(
+            &wb,
+            "a1X5e00000Inv01EAB",
+            Some("0035e00000BiLl1AAF"),
+            Some("005X"),
+        );
         assert_eq!(t["Status"], "Completed");
         assert_eq!(t["TaskSubtype"], "Email");
         assert_eq!(t["ActivityDate"], "2026-11-24");
         assert_eq!(t["WhoId"], "0035e00000BiLl1AAF");
         assert!(t.get("OwnerId").is_none());
-        assert_eq!(t["Subject"], "Relance: reminder 2 (firm) sent by email [wb:7]");
+        assert_eq!(
+            t["Subject"],
+            "Relance: reminder 2 (firm) sent by email [wb:7]"
+        );
         assert!(t["Description"].as_str().unwrap().contains("850.00 EUR"));
         let call = WriteBack {
             activity: activity("call"),

@@ -172,19 +172,26 @@ impl State {
         if let Some(fields) = self.fields.get(&object) {
             for f in &select {
                 let first = f.split('.').next().unwrap();
-                let known = fields.iter().any(|(n, r)| n == first || r.as_deref() == Some(first));
+                let known = fields
+                    .iter()
+                    .any(|(n, r)| n == first || r.as_deref() == Some(first));
                 if !known {
                     return errors(
                         400,
                         "INVALID_FIELD",
-                        &format!("\n{soql}\n^\nERROR at Row:1:Column:8\nNo such column '{f}' on entity '{object}'."),
+                        &format!(
+                            "\n{soql}\n^\nERROR at Row:1:Column:8\nNo such column '{f}' on entity '{object}'."
+                        ),
                     );
                 }
             }
         }
         let mut rows: Vec<Value> = self.objects.get(&object).cloned().unwrap_or_default();
         let where_ = soql.split(" WHERE ").nth(1).unwrap_or("");
-        if let Some(list) = where_.strip_prefix("Id IN (") {
+        if let Some(list) = where_
+            .strip_prefix("Id IN (")
+            .filter(|l| !l.starts_with("SELECT "))
+        {
             let ids: Vec<String> = list
                 .split(')')
                 .next()
@@ -224,8 +231,20 @@ impl State {
         }
         if object == "Account" && where_.contains("(SELECT ") {
             // Accounts of the invoices of the sub-query's object.
-            let inner = where_.split("FROM ").nth(1).unwrap().split(')').next().unwrap();
-            let field = where_.split("(SELECT ").nth(1).unwrap().split(' ').next().unwrap();
+            let inner = where_
+                .split("FROM ")
+                .nth(1)
+                .unwrap()
+                .split(')')
+                .next()
+                .unwrap();
+            let field = where_
+                .split("(SELECT ")
+                .nth(1)
+                .unwrap()
+                .split(' ')
+                .next()
+                .unwrap();
             let ids: Vec<Value> = self
                 .objects
                 .get(inner.trim())
@@ -245,9 +264,17 @@ impl State {
     }
 
     fn page(&mut self, mut rows: Vec<Value>) -> ResponseTemplate {
-        let size = if self.page_size == 0 { 2000 } else { self.page_size };
+        let size = if self.page_size == 0 {
+            2000
+        } else {
+            self.page_size
+        };
         let total = rows.len();
-        let rest = if rows.len() > size { rows.split_off(size) } else { Vec::new() };
+        let rest = if rows.len() > size {
+            rows.split_off(size)
+        } else {
+            Vec::new()
+        };
         let mut body = json!({"totalSize": total, "done": rest.is_empty(), "records": rows});
         if !rest.is_empty() {
             let locator = format!("0r85e00000Qry{:02}AAB-{size}", self.locators.len());
@@ -350,7 +377,9 @@ fn check_assertion(assertion: &str, _uri: &str) -> Result<(), String> {
     let pair = ring::signature::RsaKeyPair::from_pkcs8(&der).unwrap();
     let public = ring::signature::UnparsedPublicKey::new(
         &ring::signature::RSA_PKCS1_2048_8192_SHA256,
-        ring::signature::KeyPair::public_key(&pair).as_ref().to_vec(),
+        ring::signature::KeyPair::public_key(&pair)
+            .as_ref()
+            .to_vec(),
     );
     let signature = b64.decode(s).map_err(|_| "signature not base64url")?;
     public
@@ -380,7 +409,9 @@ fn pem_to_der(pem: &[u8]) -> Vec<u8> {
         .filter(|l| !l.starts_with("-----"))
         .collect::<Vec<_>>()
         .join("");
-    base64::engine::general_purpose::STANDARD.decode(body).unwrap()
+    base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .unwrap()
 }
 
 impl Respond for Responder {
