@@ -5,7 +5,7 @@
 //! and two orgs' invoices (Billing and a custom object) from sync to reminder to Task to payment.
 
 use chrono::TimeDelta;
-use relance_core::{Activity, ConnectorError, WriteBack};
+use relance_core::{Activity, Clock, ConnectorError, WriteBack};
 use serde_json::json;
 
 use crate::both_backends;
@@ -450,5 +450,68 @@ both_backends!(
                 .all(|s| s.to_lowercase().contains("merci")),
             "{subjects:?}"
         );
+    }
+);
+
+both_backends!(
+    web_server_flow_with_rotating_refresh_tokens,
+    |db: TestDb| async move {
+        let fake = FakeSalesforce::start().await;
+        book(&fake, 3);
+        let smtp = SmtpSink::start().await;
+        let yaml = format!(
+            "  - id: sf-web\n    kind: salesforce\n    login_url: {uri}\n    auth:\n      flow: refresh_token\n      \
+         client_id: {id}\n      client_secret: {secret}\n      redirect_url: https://relance.example.com/oauth/sf-web/callback\n    \
+         invoices:\n{BLNG}    poll_interval: 15m\n",
+            uri = fake.uri(),
+            id = sf::CLIENT_ID,
+            secret = sf::CLIENT_SECRET
+        );
+        let app = world(&db, &fake, &smtp, &yaml).await;
+        // Not connected yet: a clear error naming the command.
+        let e = sync(&app, "sf-web").await.unwrap_err().to_string();
+        assert!(e.contains("relance connect sf-web"), "{e}");
+        let c = app.app.connectors.get("sf-web").unwrap().clone();
+        let url = relance::connect::start(&app.app.store, c.as_ref(), app.clock.now())
+            .await
+            .unwrap();
+        assert!(
+            url.starts_with(&format!("{}/services/oauth2/authorize?", fake.uri())),
+            "{url}"
+        );
+        let params = relance::connect::params_of(&url);
+        assert_eq!(params["response_type"], "code");
+        let r = http()
+            .get(app.url(&format!(
+                "/oauth/sf-web/callback?code=aPrx-code&state={}",
+                params["state"]
+            )))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        sync(&app, "sf-web").await.unwrap();
+        // The session ends; the refresh rotates the refresh token, saved before use.
+        fake.with(|s| s.access.clear());
+        app.clock.advance(TimeDelta::hours(2));
+        sync(&app, "sf-web").await.unwrap();
+        let refresh = fake.with(|s| s.refresh.clone()).unwrap();
+        let key = relance::store::SecretKey::parse(crate::common::qbo::SECRET_KEY).unwrap();
+        let creds = relance::store::DbCredentials::new(app.app.store.clone(), Ok(Some(key)));
+        let stored = relance_core::auth::TokenSet::from_secret(
+            &relance_core::auth::CredentialStore::load(&creds, "sf-web")
+                .await
+                .unwrap()
+                .unwrap()
+                .secret,
+        )
+        .unwrap();
+        assert_eq!(
+            stored.refresh_token.as_deref(),
+            Some(refresh.as_str()),
+            "the newest token is kept"
+        );
+        assert_ne!(refresh, "refresh-1");
+        assert_eq!(stored.account.as_deref(), Some(ORG));
     }
 );
