@@ -155,10 +155,13 @@ pub(super) async fn run(path: &Path, clock: &Arc<dyn Clock>) -> Result<ExitCode>
             )
             .to_lowercase_first(),
             ConnectorSettings::Salesforce(sf) => format!(
-                "org at {}, API v{}, {:?} login, invoices from {}, at most {}% of the daily API allocation, outbound messages {}",
+                "org at {}, API v{}, {} login, invoices from {}, at most {}% of the daily API allocation, outbound messages {}",
                 sf.login(),
                 sf.api_version,
-                sf.auth.flow,
+                match sf.auth.flow {
+                    relance_salesforce::config::Flow::JwtBearer => "jwt_bearer",
+                    relance_salesforce::config::Flow::RefreshToken => "refresh_token",
+                },
                 sf.invoices.object,
                 sf.api_share * rust_decimal::Decimal::ONE_HUNDRED,
                 match &sf.outbound_message_org_id {
