@@ -36,6 +36,9 @@ fn policy() -> Policy {
         offset_days: offset,
         channel: ChannelKind::Email,
         template: id.into(),
+        show_late_fees: false,
+        assignee: None,
+        registered: false,
     };
     Policy {
         max_automatic_reminders: 2,
@@ -45,6 +48,9 @@ fn policy() -> Policy {
             channel: ChannelKind::Email,
             template: "thanks".into(),
         }),
+        group_by_customer: false,
+        segments: Vec::new(),
+        alerts: Vec::new(),
     }
 }
 

@@ -65,6 +65,8 @@ pub struct Action {
     pub template: String,
     /// Without a person.
     pub automatic: bool,
+    /// Why a person must act first (`relance tasks`), when one must.
+    pub review: Option<String>,
     /// Amount owed (thank-you: amount invoiced), decimal text.
     pub amount: String,
     /// Currency.
@@ -273,6 +275,7 @@ fn action(row: &PlanRow, planned: Planned, missed: Vec<String>, today: NaiveDate
         channel: planned.channel.as_str(),
         template: planned.template,
         automatic: planned.automatic,
+        review: planned.review.clone(),
         amount: amount.amount.to_string(),
         amount_minor: amount.to_minor().unwrap_or_default(),
         currency: row.invoice.currency.clone(),
@@ -302,8 +305,12 @@ pub async fn commit(
             channel: a.channel.to_string(),
             template: a.template.clone(),
             automatic: a.automatic,
-            status: ReminderStatus::Pending,
-            reason: None,
+            status: if a.review.is_some() {
+                ReminderStatus::Review
+            } else {
+                ReminderStatus::Pending
+            },
+            reason: a.review.clone(),
             planned_on: report.date,
             not_before: now,
             message_id: message_id(
@@ -346,5 +353,12 @@ pub async fn commit(
         }
     }
     store.insert_reminders(&skipped, now).await?;
-    store.insert_reminders(&pending, now).await
+    let inserted = store.insert_reminders(&pending, now).await?;
+    // A call to make shows where the team works (an open Task, a note line).
+    for a in report.actions.iter().filter(|a| a.channel == "task") {
+        store
+            .queue_task_writeback(&reminder_key(a.invoice_id, &a.step), now)
+            .await?;
+    }
+    Ok(inserted)
 }

@@ -76,6 +76,16 @@ pub enum Command {
         #[arg(long, value_name = "URL")]
         redirected_to: Option<String>,
     },
+    /// The review queue: steps waiting for a person (an e-mail past the automatic limit to
+    /// approve, a call to make, a letter or the hand-off to approve).
+    Tasks {
+        /// What to do with a task; without one, list them.
+        #[command(subcommand)]
+        action: Option<TaskCommand>,
+        /// Output format of the listing.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
     /// Pull invoices, customers and payments from the connectors.
     Sync {
         /// Only this connector.
@@ -106,6 +116,35 @@ pub enum Command {
     /// French late-payment interest and recovery indemnity on one invoice (no configuration
     /// or database needed).
     LateFees(late_fees::LateFeesArgs),
+}
+
+/// An action on a task of the review queue.
+#[derive(Debug, Subcommand)]
+pub enum TaskCommand {
+    /// Send it (an e-mail step): it goes out with the next round.
+    Approve {
+        /// Task id (from `relance tasks`).
+        id: i64,
+        /// Kept with the task.
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Record it as done by a person (the call made, the letter posted).
+    Done {
+        /// Task id.
+        id: i64,
+        /// Kept with the task (what the customer said).
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Do not do it.
+    Skip {
+        /// Task id.
+        id: i64,
+        /// Why.
+        #[arg(long)]
+        note: Option<String>,
+    },
 }
 
 /// `--at`: a day or an instant.
@@ -217,6 +256,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             connector,
             redirected_to,
         } => connect(config, clock, &connector, redirected_to.as_deref()).await,
+        Command::Tasks { action, format } => tasks(config, clock, action, format).await,
         Command::Sync { connector, full } => {
             let app = App::start(config, clock).await?;
             if let Some(id) = &connector
@@ -380,6 +420,41 @@ async fn connect(
                     return Ok(ExitCode::FAILURE);
                 }
             }
+        }
+    }
+}
+
+async fn tasks(
+    config: Config,
+    clock: Arc<dyn Clock>,
+    action: Option<TaskCommand>,
+    format: Format,
+) -> Result<ExitCode> {
+    use crate::store::TaskAction;
+    let store = crate::store::Store::connect(secrecy::ExposeSecret::expose_secret(&config.database))
+        .await?;
+    store.migrate().await.context("applying migrations")?;
+    let now = clock.now();
+    let (id, act, note) = match action {
+        None => {
+            let code = output::print_tasks(&store, &config, now, format).await?;
+            store.close().await;
+            return Ok(code);
+        }
+        Some(TaskCommand::Approve { id, note }) => (id, TaskAction::Approve, note),
+        Some(TaskCommand::Done { id, note }) => (id, TaskAction::Done, note),
+        Some(TaskCommand::Skip { id, note }) => (id, TaskAction::Skip, note),
+    };
+    let result = store.act_on_task(id, act, note.as_deref(), now).await;
+    store.close().await;
+    match result {
+        Ok(message) => {
+            println!("{message}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("relance: {e}");
+            Ok(ExitCode::FAILURE)
         }
     }
 }

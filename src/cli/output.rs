@@ -175,6 +175,12 @@ pub fn print_plan(report: &PlanReport, locale: &str) {
                     a.recipients.join(", ")
                 }
             );
+            if let Some(review) = &a.review {
+                println!(
+                    "  {:<16} not sent by itself: {review} (`relance tasks`)",
+                    ""
+                );
+            }
             if !a.missed.is_empty() {
                 println!(
                     "  {:<16} missed steps recorded as skipped: {}",
@@ -257,4 +263,107 @@ pub fn print_cycle(app: &App, report: &CycleReport) -> ExitCode {
         println!("E-mails are written to {}", dir.display());
     }
     ExitCode::SUCCESS
+}
+
+/// `relance tasks`: the review queue, for people or as JSON.
+pub async fn print_tasks(
+    store: &crate::store::Store,
+    config: &crate::config::Config,
+    now: chrono::DateTime<chrono::Utc>,
+    format: super::Format,
+) -> anyhow::Result<std::process::ExitCode> {
+    let today = now.with_timezone(&config.company.timezone).date_naive();
+    let tasks = store.review_tasks().await?;
+    let mut out = Vec::new();
+    for t in &tasks {
+        let history = store.invoice_history(t.invoice_id).await?;
+        let assignee = config
+            .policy
+            .steps
+            .iter()
+            .find(|s| s.id == t.step)
+            .and_then(|s| s.assignee.clone());
+        let amount = relance_core::Currency::parse(&t.currency)
+            .map(|c| relance_core::Money::from_minor(t.balance_minor, c).amount.to_string())
+            .unwrap_or_default();
+        let mut recipients: Vec<String> = t.invoice_email.iter().cloned().collect();
+        if let Some(e) = &t.emails
+            && let Ok(list) = serde_json::from_str::<Vec<String>>(e)
+        {
+            for x in list {
+                if !recipients.contains(&x) {
+                    recipients.push(x);
+                }
+            }
+        }
+        out.push((t, history, assignee, amount, recipients));
+    }
+    if format == super::Format::Json {
+        let list: Vec<serde_json::Value> = out
+            .iter()
+            .map(|(t, history, assignee, amount, recipients)| {
+                serde_json::json!({
+                    "id": t.id, "step": t.step, "channel": t.channel, "template": t.template,
+                    "reason": t.reason, "assignee": assignee, "planned_on": t.planned_on,
+                    "invoice": t.invoice, "external_id": t.external_id, "connector": t.connector,
+                    "customer": t.customer, "recipients": recipients, "phone": t.phone,
+                    "amount": amount, "currency": t.currency, "due_on": t.due_on,
+                    "days_late": t.due_on.map(|d| (today - d).num_days()),
+                    "history": history,
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "date": today, "tasks": list }))?
+        );
+        return Ok(std::process::ExitCode::SUCCESS);
+    }
+    if out.is_empty() {
+        println!("No task is waiting for a person.");
+        return Ok(std::process::ExitCode::SUCCESS);
+    }
+    println!("Waiting for a person ({}):", out.len());
+    for (t, history, assignee, amount, recipients) in &out {
+        let days = t
+            .due_on
+            .map(|d| format!("{:+} d", (today - d).num_days()))
+            .unwrap_or_default();
+        println!(
+            "  #{:<5} {} ({}) {}  {}  {} {}  due {} ({days})",
+            t.id,
+            t.step,
+            t.channel,
+            t.invoice,
+            t.customer,
+            amount,
+            t.currency,
+            t.due_on.map(|d| d.to_string()).unwrap_or_else(|| "-".into())
+        );
+        if let Some(r) = &t.reason {
+            println!("         why: {r}");
+        }
+        if let Some(a) = assignee {
+            println!("         who: {a}");
+        }
+        let contact: Vec<String> = recipients
+            .iter()
+            .cloned()
+            .chain(t.phone.clone())
+            .collect();
+        if !contact.is_empty() {
+            println!("         contact: {}", contact.join(", "));
+        }
+        let past: Vec<String> = history
+            .iter()
+            .filter(|h| h.status != "review")
+            .map(|h| format!("{} {} {}", h.step, h.status, h.planned_on))
+            .collect();
+        if !past.is_empty() {
+            println!("         history: {}", past.join("; "));
+        }
+    }
+    println!();
+    println!("Act with `relance tasks approve|done|skip ID [--note ...]`.");
+    Ok(std::process::ExitCode::SUCCESS)
 }

@@ -86,6 +86,66 @@ pub struct CompanyConfig {
     pub timezone: Tz,
     /// Default language of messages (`fr`, `en`).
     pub locale: String,
+    /// Legal name on formal notices (defaults to `name`).
+    pub legal_name: String,
+    /// Postal address on letters.
+    pub address: Option<String>,
+    /// SIREN (nine digits), shown on formal notices.
+    pub siren: Option<String>,
+    /// ISO country code (`FR`).
+    pub country: String,
+    /// Public holidays: `FR`, `FR-alsace-moselle` or `none`.
+    pub holidays: String,
+    /// Days messages may go out.
+    pub send_days: Vec<chrono::Weekday>,
+    /// Local time from which messages may go out.
+    pub send_from: chrono::NaiveTime,
+    /// Local time until which messages may go out.
+    pub send_to: chrono::NaiveTime,
+}
+
+/// B2B (professional) or B2C (consumer) customers, for late-payment law.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CustomerKindConfig {
+    /// Businesses: statutory interest and the EUR 40 indemnity.
+    #[default]
+    B2b,
+    /// Consumers: nothing before a formal notice, then the legal rate.
+    B2c,
+}
+
+/// The penalty rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PenaltyRate {
+    /// ECB rate + 10 points, floored at three times the legal rate.
+    #[default]
+    Statutory,
+    /// A rate from the terms of sale, % a year (floored the same way).
+    Contractual(rust_decimal::Decimal),
+}
+
+/// `late_payment:`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LatePaymentConfig {
+    /// Default kind of customer.
+    pub customer_kind: CustomerKindConfig,
+    /// Penalty rate.
+    pub penalty_rate: PenaltyRate,
+    /// Recovery indemnity per invoice (B2B).
+    pub recovery_indemnity: rust_decimal::Decimal,
+    /// A rates table overriding the shipped one.
+    pub rates_file: Option<PathBuf>,
+}
+
+impl Default for LatePaymentConfig {
+    fn default() -> Self {
+        LatePaymentConfig {
+            customer_kind: CustomerKindConfig::B2b,
+            penalty_rate: PenaltyRate::Statutory,
+            recovery_indemnity: rust_decimal::Decimal::new(4000, 2),
+            rates_file: None,
+        }
+    }
 }
 
 /// One entry of `connectors:`.
@@ -139,6 +199,8 @@ pub struct Config {
     pub dispatch: DispatchConfig,
     /// Remarks that do not stop anything (a secret written inline...).
     pub warnings: Vec<String>,
+    /// French late-payment law settings.
+    pub late_payment: LatePaymentConfig,
     /// `RELANCE_SECRET_KEY` from the environment: encrypts connector tokens at rest.
     pub secret_key: Option<SecretString>,
 }
@@ -152,6 +214,7 @@ const TOP_KEYS: &[&str] = &[
     "policy",
     "templates",
     "dispatch",
+    "late_payment",
 ];
 
 /// Reads, expands, parses and validates `path`, with `env` to look variables up.

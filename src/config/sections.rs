@@ -18,7 +18,9 @@ use super::{
     CompanyConfig, Config, ConnectorEntry, Ctx, DispatchConfig, Issues, ServerConfig, join,
 };
 use crate::channels::email::SmtpTarget;
-use crate::policy::config::{ChannelKind, Policy, Step, THANK_YOU_STEP, ThankYou};
+use crate::policy::config::{
+    Alert, ChannelKind, Policy, Segment, Step, THANK_YOU_STEP, ThankYou,
+};
 
 /// A provider's own section, by `kind`.
 #[derive(Debug)]
@@ -86,6 +88,148 @@ struct RawCompany {
     timezone: String,
     #[serde(default = "default_locale")]
     locale: String,
+    #[serde(default)]
+    legal_name: Option<String>,
+    #[serde(default)]
+    address: Option<String>,
+    #[serde(default)]
+    siren: Option<String>,
+    #[serde(default)]
+    country: Option<String>,
+    #[serde(default)]
+    holidays: Option<String>,
+    #[serde(default)]
+    send_window: Option<RawSendWindow>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSendWindow {
+    #[serde(default)]
+    days: Option<Vec<String>>,
+    #[serde(default)]
+    from: Option<String>,
+    #[serde(default)]
+    to: Option<String>,
+}
+
+/// `late_payment:`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLatePayment {
+    #[serde(default)]
+    customer_kind: Option<String>,
+    #[serde(default)]
+    penalty_rate: Option<Value>,
+    #[serde(default)]
+    recovery_indemnity: Option<Decimal>,
+    #[serde(default)]
+    rates_file: Option<PathBuf>,
+}
+
+/// Checks a SIREN: nine digits with a valid Luhn key.
+pub fn siren_is_valid(s: &str) -> bool {
+    if s.len() != 9 || !s.chars().all(|c| c.is_ascii_digit()) {
+        return false;
+    }
+    let sum: u32 = s
+        .chars()
+        .rev()
+        .enumerate()
+        .map(|(i, c)| {
+            let d = c.to_digit(10).expect("digits checked");
+            if i % 2 == 1 {
+                let x = d * 2;
+                if x > 9 { x - 9 } else { x }
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum % 10 == 0
+}
+
+fn time_of(s: &str) -> Option<chrono::NaiveTime> {
+    chrono::NaiveTime::parse_from_str(s, "%H:%M").ok()
+}
+
+const WEEKDAYS: &[(&str, chrono::Weekday)] = &[
+    ("mon", chrono::Weekday::Mon),
+    ("tue", chrono::Weekday::Tue),
+    ("wed", chrono::Weekday::Wed),
+    ("thu", chrono::Weekday::Thu),
+    ("fri", chrono::Weekday::Fri),
+    ("sat", chrono::Weekday::Sat),
+    ("sun", chrono::Weekday::Sun),
+];
+
+pub(super) fn late_payment(
+    ctx: Ctx<'_>,
+    v: Option<Value>,
+    issues: &mut Issues,
+) -> Option<super::LatePaymentConfig> {
+    use super::{CustomerKindConfig, LatePaymentConfig, PenaltyRate};
+    let Some(v) = v else {
+        return Some(LatePaymentConfig::default());
+    };
+    let raw: RawLatePayment = ctx.de(v, "late_payment", issues)?;
+    let mut ok = true;
+    let customer_kind = match raw.customer_kind.as_deref() {
+        None | Some("b2b") => CustomerKindConfig::B2b,
+        Some("b2c") => CustomerKindConfig::B2c,
+        Some(other) => {
+            issues.push(
+                "late_payment.customer_kind",
+                format!("`{other}`: expected b2b or b2c"),
+            );
+            ok = false;
+            CustomerKindConfig::B2b
+        }
+    };
+    let penalty_rate = match raw.penalty_rate {
+        None => PenaltyRate::Statutory,
+        Some(Value::String(s)) if s == "statutory" => PenaltyRate::Statutory,
+        Some(Value::Number(n)) => match n.to_string().parse::<Decimal>() {
+            Ok(d) if d > Decimal::ZERO && d < Decimal::ONE_HUNDRED => PenaltyRate::Contractual(d),
+            _ => {
+                issues.push(
+                    "late_payment.penalty_rate",
+                    format!("`{n}`: expected a rate in % a year, above 0 and below 100"),
+                );
+                ok = false;
+                PenaltyRate::Statutory
+            }
+        },
+        Some(other) => {
+            issues.push(
+                "late_payment.penalty_rate",
+                format!("expected `statutory` or a number (% a year), found {other:?}"),
+            );
+            ok = false;
+            PenaltyRate::Statutory
+        }
+    };
+    let recovery_indemnity = raw.recovery_indemnity.unwrap_or(Decimal::new(4000, 2));
+    if recovery_indemnity < Decimal::ZERO {
+        issues.push("late_payment.recovery_indemnity", "must not be negative");
+        ok = false;
+    }
+    let rates_file = raw.rates_file.map(|p| ctx.resolve(&p));
+    if let Some(p) = &rates_file
+        && !p.is_file()
+    {
+        issues.push(
+            "late_payment.rates_file",
+            format!("{} does not exist", p.display()),
+        );
+        ok = false;
+    }
+    ok.then_some(LatePaymentConfig {
+        customer_kind,
+        penalty_rate,
+        recovery_indemnity,
+        rates_file,
+    })
 }
 
 fn default_timezone() -> String {
@@ -127,6 +271,12 @@ struct RawPolicy {
     steps: Vec<Value>,
     #[serde(default)]
     thank_you: Option<ThankYou>,
+    #[serde(default)]
+    group_by_customer: bool,
+    #[serde(default)]
+    segments: Vec<Segment>,
+    #[serde(default)]
+    alerts: Vec<Alert>,
 }
 
 const POLICY_KEYS: &[&str] = &[
@@ -134,6 +284,9 @@ const POLICY_KEYS: &[&str] = &[
     "min_balance",
     "steps",
     "thank_you",
+    "group_by_customer",
+    "segments",
+    "alerts",
 ];
 
 fn default_max_automatic() -> u32 {
@@ -191,6 +344,7 @@ pub(super) fn build(
         }
     };
     let dispatch = dispatch(ctx, s.remove("dispatch"), issues);
+    let late_payment = late_payment(ctx, s.remove("late_payment"), issues);
     Some(Config {
         path: path.to_path_buf(),
         base_dir: ctx.base_dir.to_path_buf(),
@@ -202,6 +356,7 @@ pub(super) fn build(
         policy: policy?,
         templates: templates?,
         dispatch: dispatch?,
+        late_payment: late_payment?,
         secret_key: None,
         warnings,
     })
@@ -305,11 +460,78 @@ fn company(ctx: Ctx<'_>, v: Value, issues: &mut Issues) -> Option<CompanyConfig>
     if raw.name.trim().is_empty() {
         issues.push("company.name", "is empty");
     }
+    if let Some(siren) = &raw.siren
+        && !siren_is_valid(siren)
+    {
+        issues.push(
+            "company.siren",
+            format!("`{siren}` is not a SIREN (nine digits with a valid check digit)"),
+        );
+    }
+    let country = raw.country.clone().unwrap_or_else(|| "FR".into());
+    if country.len() != 2 || !country.chars().all(|c| c.is_ascii_uppercase()) {
+        issues.push(
+            "company.country",
+            format!("`{country}` is not an ISO country code such as FR"),
+        );
+    }
+    let holidays = raw.holidays.clone().unwrap_or_else(|| "FR".into());
+    if !["fr", "fr-alsace-moselle", "none"].contains(&holidays.to_ascii_lowercase().as_str()) {
+        issues.push(
+            "company.holidays",
+            format!("`{holidays}`: expected FR, FR-alsace-moselle or none"),
+        );
+    }
+    let mut send_days: Vec<chrono::Weekday> = WEEKDAYS[..5].iter().map(|(_, d)| *d).collect();
+    let mut send_from = time_of("09:00").expect("valid");
+    let mut send_to = time_of("17:30").expect("valid");
+    if let Some(w) = &raw.send_window {
+        if let Some(days) = &w.days {
+            send_days.clear();
+            for (i, d) in days.iter().enumerate() {
+                match WEEKDAYS.iter().find(|(n, _)| n.eq_ignore_ascii_case(d)) {
+                    Some((_, wd)) => send_days.push(*wd),
+                    None => issues.push(
+                        &format!("company.send_window.days[{i}]"),
+                        format!("`{d}`: expected mon, tue, wed, thu, fri, sat or sun"),
+                    ),
+                }
+            }
+            if days.is_empty() {
+                issues.push("company.send_window.days", "must name at least one day");
+            }
+        }
+        for (key, value, slot) in [("from", &w.from, &mut send_from), ("to", &w.to, &mut send_to)] {
+            if let Some(v) = value {
+                match time_of(v) {
+                    Some(t) => *slot = t,
+                    None => issues.push(
+                        &format!("company.send_window.{key}"),
+                        format!("`{v}` is not a time such as 09:00"),
+                    ),
+                }
+            }
+        }
+        if send_from >= send_to {
+            issues.push(
+                "company.send_window",
+                "`from` must be before `to`",
+            );
+        }
+    }
     Some(CompanyConfig {
+        legal_name: raw.legal_name.clone().unwrap_or_else(|| raw.name.clone()),
         name: raw.name,
         email: raw.email,
         timezone: timezone?,
         locale: raw.locale.to_ascii_lowercase(),
+        address: raw.address,
+        siren: raw.siren,
+        country,
+        holidays,
+        send_days,
+        send_from,
+        send_to,
     })
 }
 
@@ -561,6 +783,7 @@ fn policy(
             false
         }
         ChannelKind::Email => true,
+        ChannelKind::Task | ChannelKind::Letter | ChannelKind::Handoff => true,
     };
     for (i, v) in raw.steps.into_iter().enumerate() {
         let path = format!("policy.steps[{i}]");
@@ -589,7 +812,84 @@ fn policy(
             ok = false;
         }
         ok &= check_channel(step.channel, &join(&path, "channel"), issues);
+        if let Some(a) = &step.assignee
+            && a != "owner"
+            && !a.contains('@')
+        {
+            issues.push(
+                &join(&path, "assignee"),
+                format!("`{a}` is neither `owner` nor an e-mail address"),
+            );
+            ok = false;
+        }
+        if step.registered && step.channel != ChannelKind::Letter {
+            issues.push(
+                &join(&path, "registered"),
+                "only a letter step can be registered",
+            );
+            ok = false;
+        }
         steps.push(step);
+    }
+    let mut segment_ids = HashSet::new();
+    for (i, seg) in raw.segments.iter().enumerate() {
+        let path = format!("policy.segments[{i}]");
+        if !segment_ids.insert(seg.id.clone()) {
+            issues.push(&join(&path, "id"), format!("`{}` is used twice", seg.id));
+            ok = false;
+        }
+        for (j, skip) in seg.skip_steps.iter().enumerate() {
+            if !ids.contains(skip) {
+                issues.push(
+                    &format!("{path}.skip_steps[{j}]"),
+                    format!("no step `{skip}` in policy.steps"),
+                );
+                ok = false;
+            }
+        }
+        if let Some(tone) = &seg.tone
+            && !tone.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            issues.push(
+                &join(&path, "tone"),
+                "must be letters, digits, - or _ (it names template files)",
+            );
+            ok = false;
+        }
+        let w = &seg.when;
+        if let (Some(lo), Some(hi)) = (w.average_days_late_at_least, w.average_days_late_at_most)
+            && lo > hi
+        {
+            issues.push(
+                &join(&path, "when"),
+                "average_days_late_at_least is above average_days_late_at_most: nobody matches",
+            );
+            ok = false;
+        }
+    }
+    let mut alert_ids = HashSet::new();
+    for (i, alert) in raw.alerts.iter().enumerate() {
+        let path = format!("policy.alerts[{i}]");
+        if !alert_ids.insert(alert.id.clone()) {
+            issues.push(&join(&path, "id"), format!("`{}` is used twice", alert.id));
+            ok = false;
+        }
+        if !alert.notify.contains('@') {
+            issues.push(
+                &join(&path, "notify"),
+                format!("`{}` is not an e-mail address", alert.notify),
+            );
+            ok = false;
+        }
+        if alert.when.customer_overdue_total_at_least.is_none()
+            && alert.when.total_overdue_at_least.is_none()
+        {
+            issues.push(
+                &join(&path, "when"),
+                "expected customer_overdue_total_at_least or total_overdue_at_least",
+            );
+            ok = false;
+        }
     }
     if let Some(t) = &raw.thank_you {
         ok &= check_channel(t.channel, "policy.thank_you.channel", issues);
@@ -603,6 +903,9 @@ fn policy(
         min_balance: raw.min_balance,
         steps,
         thank_you: raw.thank_you,
+        group_by_customer: raw.group_by_customer,
+        segments: raw.segments,
+        alerts: raw.alerts,
     };
     if let (Some((dir, locale)), true) = (templates, ok) {
         check_templates(dir, locale, &policy, issues);

@@ -29,6 +29,8 @@ pub enum ReminderState {
     Skipped,
     /// Invoice closed before sending.
     Cancelled,
+    /// Waiting for a person (`relance tasks`): approve, do, or skip.
+    Review,
 }
 
 impl ReminderState {
@@ -41,6 +43,7 @@ impl ReminderState {
             "failed" => ReminderState::Failed,
             "skipped" => ReminderState::Skipped,
             "cancelled" => ReminderState::Cancelled,
+            "review" => ReminderState::Review,
             _ => return None,
         })
     }
@@ -54,6 +57,7 @@ impl ReminderState {
             ReminderState::Failed => "failed",
             ReminderState::Skipped => "skipped",
             ReminderState::Cancelled => "cancelled",
+            ReminderState::Review => "review",
         }
     }
 
@@ -140,6 +144,9 @@ pub struct Planned {
     pub automatic: bool,
     /// Days from the due date (None for the thank-you).
     pub offset_days: Option<i32>,
+    /// Why a person must act first (the automatic limit, a call to make, a letter to
+    /// approve): the step goes to the review queue (`relance tasks`) instead of out.
+    pub review: Option<String>,
 }
 
 /// Why nothing goes out today.
@@ -257,6 +264,7 @@ impl fmt::Display for Hold {
                     ReminderState::Failed => "failed",
                     ReminderState::Skipped => "skipped",
                     ReminderState::Cancelled => "cancelled",
+                    ReminderState::Review => "waiting for a person",
                 };
                 write!(f, "{verb}: {step} ({planned_on})")?;
                 match (next_step, next_on) {
@@ -291,14 +299,36 @@ impl Decision {
     }
 }
 
-fn planned(step: &Step, kind: &'static str) -> Planned {
+fn planned(step: &Step, kind: &'static str, review: Option<String>) -> Planned {
     Planned {
         step: step.id.clone(),
         kind,
         channel: step.channel,
         template: step.template.clone(),
-        automatic: true,
+        automatic: review.is_none(),
         offset_days: Some(step.offset_days),
+        review,
+    }
+}
+
+/// Why a step needs a person, if it does.
+fn review_reason(step: &Step) -> Option<String> {
+    match step.channel {
+        ChannelKind::Email => None,
+        ChannelKind::Task => Some(format!(
+            "{}: a call to make{}",
+            step.id,
+            step.assignee
+                .as_deref()
+                .map(|a| format!(" ({a})"))
+                .unwrap_or_default()
+        )),
+        ChannelKind::Letter if step.registered => Some(format!(
+            "{}: a registered letter to approve",
+            step.id
+        )),
+        ChannelKind::Letter => Some(format!("{}: a letter to approve", step.id)),
+        ChannelKind::Handoff => Some(format!("{}: the hand-off to approve", step.id)),
     }
 }
 
@@ -327,6 +357,7 @@ pub fn decide(input: PlanInput<'_>, policy: &Policy, today: NaiveDate) -> Decisi
                         template: t.template.clone(),
                         automatic: true,
                         offset_days: None,
+                        review: None,
                     }),
                     missed: Vec::new(),
                 },
@@ -406,7 +437,8 @@ pub fn decide(input: PlanInput<'_>, policy: &Policy, today: NaiveDate) -> Decisi
         });
     };
     let step = &policy.steps[index];
-    if step.offset_days > 0 {
+    let mut review = review_reason(step);
+    if step.offset_days > 0 && review.is_none() {
         let sent = input
             .reminders
             .iter()
@@ -419,11 +451,15 @@ pub fn decide(input: PlanInput<'_>, policy: &Policy, today: NaiveDate) -> Decisi
             })
             .count() as u32;
         if sent >= policy.max_automatic_reminders {
-            return Decision::hold(Hold::LimitReached {
-                step: step.id.clone(),
-                sent,
-                max: policy.max_automatic_reminders,
-            });
+            // Past the automatic limit, every further step waits for a person.
+            review = Some(
+                Hold::LimitReached {
+                    step: step.id.clone(),
+                    sent,
+                    max: policy.max_automatic_reminders,
+                }
+                .to_string(),
+            );
         }
     }
     let missed = policy.steps[..index]
@@ -432,7 +468,7 @@ pub fn decide(input: PlanInput<'_>, policy: &Policy, today: NaiveDate) -> Decisi
         .map(|s| s.id.clone())
         .collect();
     Decision {
-        action: Ok(planned(step, "reminder")),
+        action: Ok(planned(step, "reminder", review)),
         missed,
     }
 }

@@ -13,6 +13,9 @@ fn step(id: &str, offset: i32) -> Step {
         offset_days: offset,
         channel: ChannelKind::Email,
         template: id.into(),
+        show_late_fees: false,
+        assignee: None,
+        registered: false,
     }
 }
 
@@ -26,6 +29,9 @@ fn policy() -> Policy {
             channel: ChannelKind::Email,
             template: "thanks".into(),
         }),
+        group_by_customer: false,
+        segments: Vec::new(),
+        alerts: Vec::new(),
     }
 }
 
@@ -187,13 +193,13 @@ fn the_automatic_limit_stops_later_steps() {
         &p,
         "2027-02-14",
     );
+    // Past the limit the step is not sent by itself: it waits for a person.
+    let planned = decision.action.clone().unwrap();
+    assert_eq!(planned.step, "final");
+    assert!(!planned.automatic);
     assert_eq!(
-        decision.action,
-        Err(Hold::LimitReached {
-            step: "final".into(),
-            sent: 2,
-            max: 2
-        })
+        planned.review.as_deref(),
+        Some("step limit reached: 2 automatic reminders of 2; final needs a person")
     );
     // The pre-due courtesy does not count against the limit.
     p.max_automatic_reminders = 1;
@@ -226,7 +232,7 @@ fn the_automatic_limit_stops_later_steps() {
         &p,
         "2027-01-29",
     );
-    assert_eq!(hold_of(&decision), "step_limit_reached");
+    assert!(!decision.action.unwrap().automatic, "limit reached: a person decides");
 }
 
 #[test]

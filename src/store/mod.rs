@@ -6,6 +6,7 @@ mod credentials;
 mod outbox;
 mod plan;
 mod sync;
+mod tasks;
 mod writebacks;
 
 use std::str::FromStr;
@@ -25,6 +26,7 @@ pub use outbox::{
 };
 pub use plan::{CustomerHistory, PlanRow, PlanScope, ReminderFact};
 pub use sync::{ApplyStats, SyncState};
+pub use tasks::{HistoryLine, TaskAction, TaskError, TaskRow};
 pub use writebacks::ClaimedWriteBack;
 
 /// A storage failure, with what was being done.
