@@ -211,6 +211,31 @@ pub(super) async fn run(path: &Path, clock: &Arc<dyn Clock>) -> Result<ExitCode>
     for w in &config.warnings {
         println!("  warning: {w}");
     }
+    if let Some(siren) = &config.company.siren
+        && !crate::config::siren_is_valid(siren)
+    {
+        println!("  warning: company.siren `{siren}` fails the SIREN check digit (Luhn): check it");
+    }
+    let p = &config.policy;
+    let mut later = Vec::new();
+    if p.group_by_customer {
+        later.push("group_by_customer (one message per invoice for now)");
+    }
+    if !p.segments.is_empty() {
+        later.push("segments");
+    }
+    if !p.alerts.is_empty() {
+        later.push("alerts");
+    }
+    if p.steps.iter().any(|s| s.show_late_fees) {
+        later.push("show_late_fees in messages (use `relance late-fees`)");
+    }
+    if !later.is_empty() {
+        println!(
+            "  warning: accepted but not applied yet by this version: {}",
+            later.join(", ")
+        );
+    }
 
     let key = crate::store::SecretKey::from_config(config.secret_key.as_ref());
     let oauth = config.connectors.iter().any(|c| {

@@ -431,8 +431,9 @@ async fn tasks(
     format: Format,
 ) -> Result<ExitCode> {
     use crate::store::TaskAction;
-    let store = crate::store::Store::connect(secrecy::ExposeSecret::expose_secret(&config.database))
-        .await?;
+    let store =
+        crate::store::Store::connect(secrecy::ExposeSecret::expose_secret(&config.database))
+            .await?;
     store.migrate().await.context("applying migrations")?;
     let now = clock.now();
     let (id, act, note) = match action {

@@ -284,7 +284,11 @@ pub async fn print_tasks(
             .find(|s| s.id == t.step)
             .and_then(|s| s.assignee.clone());
         let amount = relance_core::Currency::parse(&t.currency)
-            .map(|c| relance_core::Money::from_minor(t.balance_minor, c).amount.to_string())
+            .map(|c| {
+                relance_core::Money::from_minor(t.balance_minor, c)
+                    .amount
+                    .to_string()
+            })
             .unwrap_or_default();
         let mut recipients: Vec<String> = t.invoice_email.iter().cloned().collect();
         if let Some(e) = &t.emails
@@ -338,7 +342,9 @@ pub async fn print_tasks(
             t.customer,
             amount,
             t.currency,
-            t.due_on.map(|d| d.to_string()).unwrap_or_else(|| "-".into())
+            t.due_on
+                .map(|d| d.to_string())
+                .unwrap_or_else(|| "-".into())
         );
         if let Some(r) = &t.reason {
             println!("         why: {r}");
@@ -346,11 +352,7 @@ pub async fn print_tasks(
         if let Some(a) = assignee {
             println!("         who: {a}");
         }
-        let contact: Vec<String> = recipients
-            .iter()
-            .cloned()
-            .chain(t.phone.clone())
-            .collect();
+        let contact: Vec<String> = recipients.iter().cloned().chain(t.phone.clone()).collect();
         if !contact.is_empty() {
             println!("         contact: {}", contact.join(", "));
         }

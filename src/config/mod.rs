@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 use serde_yaml_ng::Value;
 
 use crate::policy::config::Policy;
-pub use sections::{ConnectorSettings, EmailConfig};
+pub use sections::{ConnectorSettings, EmailConfig, siren_is_valid};
 
 /// One problem in the configuration, at a YAML path.
 #[derive(Debug, Clone, PartialEq, Eq)]

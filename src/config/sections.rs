@@ -18,9 +18,7 @@ use super::{
     CompanyConfig, Config, ConnectorEntry, Ctx, DispatchConfig, Issues, ServerConfig, join,
 };
 use crate::channels::email::SmtpTarget;
-use crate::policy::config::{
-    Alert, ChannelKind, Policy, Segment, Step, THANK_YOU_STEP, ThankYou,
-};
+use crate::policy::config::{Alert, ChannelKind, Policy, Segment, Step, THANK_YOU_STEP, ThankYou};
 
 /// A provider's own section, by `kind`.
 #[derive(Debug)]
@@ -146,7 +144,7 @@ pub fn siren_is_valid(s: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 fn time_of(s: &str) -> Option<chrono::NaiveTime> {
@@ -461,11 +459,11 @@ fn company(ctx: Ctx<'_>, v: Value, issues: &mut Issues) -> Option<CompanyConfig>
         issues.push("company.name", "is empty");
     }
     if let Some(siren) = &raw.siren
-        && !siren_is_valid(siren)
+        && !(siren.len() == 9 && siren.chars().all(|c| c.is_ascii_digit()))
     {
         issues.push(
             "company.siren",
-            format!("`{siren}` is not a SIREN (nine digits with a valid check digit)"),
+            format!("`{siren}` is not a SIREN (nine digits)"),
         );
     }
     let country = raw.country.clone().unwrap_or_else(|| "FR".into());
@@ -501,7 +499,10 @@ fn company(ctx: Ctx<'_>, v: Value, issues: &mut Issues) -> Option<CompanyConfig>
                 issues.push("company.send_window.days", "must name at least one day");
             }
         }
-        for (key, value, slot) in [("from", &w.from, &mut send_from), ("to", &w.to, &mut send_to)] {
+        for (key, value, slot) in [
+            ("from", &w.from, &mut send_from),
+            ("to", &w.to, &mut send_to),
+        ] {
             if let Some(v) = value {
                 match time_of(v) {
                     Some(t) => *slot = t,
@@ -513,10 +514,7 @@ fn company(ctx: Ctx<'_>, v: Value, issues: &mut Issues) -> Option<CompanyConfig>
             }
         }
         if send_from >= send_to {
-            issues.push(
-                "company.send_window",
-                "`from` must be before `to`",
-            );
+            issues.push("company.send_window", "`from` must be before `to`");
         }
     }
     Some(CompanyConfig {
@@ -848,7 +846,9 @@ fn policy(
             }
         }
         if let Some(tone) = &seg.tone
-            && !tone.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            && !tone
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         {
             issues.push(
                 &join(&path, "tone"),

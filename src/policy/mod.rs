@@ -323,10 +323,9 @@ fn review_reason(step: &Step) -> Option<String> {
                 .map(|a| format!(" ({a})"))
                 .unwrap_or_default()
         )),
-        ChannelKind::Letter if step.registered => Some(format!(
-            "{}: a registered letter to approve",
-            step.id
-        )),
+        ChannelKind::Letter if step.registered => {
+            Some(format!("{}: a registered letter to approve", step.id))
+        }
         ChannelKind::Letter => Some(format!("{}: a letter to approve", step.id)),
         ChannelKind::Handoff => Some(format!("{}: the hand-off to approve", step.id)),
     }

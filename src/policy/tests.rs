@@ -232,7 +232,10 @@ fn the_automatic_limit_stops_later_steps() {
         &p,
         "2027-01-29",
     );
-    assert!(!decision.action.unwrap().automatic, "limit reached: a person decides");
+    assert!(
+        !decision.action.unwrap().automatic,
+        "limit reached: a person decides"
+    );
 }
 
 #[test]

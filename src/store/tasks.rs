@@ -92,6 +92,18 @@ pub enum TaskError {
     Store(#[from] StoreError),
 }
 
+/// `(reminder id, invoice id, connector, invoice external id, step, amount, currency, channel)`.
+type TaskWriteBackRow = (
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    Option<i64>,
+    Option<String>,
+    String,
+);
+
 impl Store {
     /// Tasks waiting for a person, oldest first.
     pub async fn review_tasks(&self) -> Result<Vec<TaskRow>, StoreError> {
@@ -141,7 +153,9 @@ impl Store {
             return Err(TaskError::NotWaiting(id));
         };
         let (status, verb) = match (action, channel.as_str()) {
-            (TaskAction::Approve, "email") => ("pending", "approved: it goes out with the next round"),
+            (TaskAction::Approve, "email") => {
+                ("pending", "approved: it goes out with the next round")
+            }
             (TaskAction::Approve, "letter" | "handoff") => {
                 return Err(TaskError::Refused(format!(
                     "task {id} ({step}): Relance does not generate letters or hand-off files yet; do it yourself, then `relance tasks done {id}`"
@@ -150,9 +164,12 @@ impl Store {
             (TaskAction::Approve, _) | (TaskAction::Done, _) => ("sent", "recorded as done"),
             (TaskAction::Skip, _) => ("skipped", "skipped"),
         };
-        let who = note.map(|n| format!("{verb}: {n}")).unwrap_or_else(|| verb.to_string());
+        let who = note
+            .map(|n| format!("{verb}: {n}"))
+            .unwrap_or_else(|| verb.to_string());
         let sent_at = (status == "sent").then_some(now);
-        let n = on_pool!(self, |pool| sqlx::query(
+        let n = on_pool!(self, |pool| {
+            sqlx::query(
             "UPDATE reminders SET status = $2, not_before = $3, sent_at = COALESCE($4, sent_at), \
              outcome = $5, updated_at = $3 WHERE id = $1 AND status = 'review'"
         )
@@ -164,7 +181,8 @@ impl Store {
         .execute(pool)
         .await
         .map(|r| r.rows_affected())
-        .ctx("acting on a task"))?;
+        .ctx("acting on a task")
+        })?;
         if n == 0 {
             return Err(TaskError::NotWaiting(id));
         }
@@ -178,16 +196,15 @@ impl Store {
         key: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let row: Option<(i64, i64, String, String, String, Option<i64>, Option<String>, String)> =
-            on_pool!(self, |pool| sqlx::query_as(
-                "SELECT r.id, r.invoice_id, i.connector_id, i.external_id, r.step, r.amount_minor, \
+        let row: Option<TaskWriteBackRow> = on_pool!(self, |pool| sqlx::query_as(
+            "SELECT r.id, r.invoice_id, i.connector_id, i.external_id, r.step, r.amount_minor, \
                  r.currency, r.channel FROM reminders r JOIN invoices i ON i.id = r.invoice_id \
                  WHERE r.key = $1 AND r.status = 'review'"
-            )
-            .bind(key)
-            .fetch_optional(pool)
-            .await
-            .ctx("reading a task"))?;
+        )
+        .bind(key)
+        .fetch_optional(pool)
+        .await
+        .ctx("reading a task"))?;
         let Some((id, invoice_id, connector, external_id, step, amount, currency, channel)) = row
         else {
             return Ok(());
@@ -209,7 +226,8 @@ impl Store {
             },
         };
         let payload = serde_json::to_string(&request).expect("a write-back serialises");
-        on_pool!(self, |pool| sqlx::query(
+        on_pool!(self, |pool| {
+            sqlx::query(
             "INSERT INTO writebacks (key, kind, reminder_id, connector_id, invoice_id, payload, \
              status, not_before, created_at, updated_at) \
              VALUES ($1, 'activity', $2, $3, $4, $5, 'pending', $6, $6, $6) ON CONFLICT (key) DO NOTHING"
@@ -223,6 +241,7 @@ impl Store {
         .execute(pool)
         .await
         .map(|_| ())
-        .ctx("queueing a task write-back"))
+        .ctx("queueing a task write-back")
+        })
     }
 }

@@ -11,4 +11,5 @@ mod salesforce;
 mod simulation;
 mod store;
 mod stripe_sync;
+mod tasks;
 mod webhooks;

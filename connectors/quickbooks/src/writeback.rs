@@ -21,6 +21,17 @@ pub fn line(activity: &Activity) -> String {
         activity.reminders_sent,
         activity.channel
     );
+    if matches!(
+        activity.channel.as_str(),
+        "task" | "call" | "letter" | "handoff"
+    ) {
+        line = format!(
+            "{PREFIX}{} {}: to do by a person ({})",
+            activity.sent_at.format("%Y-%m-%d"),
+            activity.step,
+            activity.channel
+        );
+    }
     if activity.step == "thank_you" {
         line = format!(
             "{PREFIX}{} thank-you sent by {}",

@@ -1,0 +1,177 @@
+//! The review queue through the binary: a step past the automatic limit waits for a person,
+//! is approved and goes out; a call to make is recorded as done; a letter cannot be approved
+//! (not generated yet) and is skipped; a payment clears what is still waiting.
+
+use serde_json::Value;
+
+use crate::both_backends;
+use crate::common::db::TestDb;
+use crate::common::smtp::SmtpSink;
+use crate::common::{Setup, relance, run, scalar, stderr, stdout, write_config};
+
+const CSV: &str = "number,customer,email,locale,total,balance,currency,issued_on,due_on,status\n\
+F-1,Brasserie du Port,a@brasserie.example,fr,1248.00,1248.00,EUR,2026-12-01,2027-01-15,open\n";
+
+const POLICY: &str = "policy:
+  max_automatic_reminders: 1
+  min_balance: 5.00
+  steps:
+    - { id: friendly, offset_days: 7,  channel: email,  template: friendly }
+    - { id: firm,     offset_days: 14, channel: email,  template: firm }
+    - { id: call,     offset_days: 30, channel: task,   template: call, assignee: owner }
+    - { id: notice,   offset_days: 31, channel: letter, template: mise_en_demeure }
+  thank_you: { channel: email, template: thanks }
+";
+
+fn config(db: &TestDb, smtp: &str) -> std::path::PathBuf {
+    let csv = db.dir.path().join("invoices.csv");
+    std::fs::write(&csv, CSV).unwrap();
+    let mut setup = Setup::new(&db.url, smtp);
+    setup.csv = Some(csv);
+    let path = write_config(db.dir.path(), &setup);
+    // Replace the default policy with the ladder above.
+    let text = std::fs::read_to_string(&path).unwrap();
+    let start = text.find("policy:").unwrap();
+    let end = text.find("templates:").unwrap();
+    std::fs::write(&path, format!("{}{POLICY}{}", &text[..start], &text[end..])).unwrap();
+    path
+}
+
+async fn cmd(config: &std::path::Path, now: &str, args: &[&str]) -> std::process::Output {
+    let mut all = vec!["--config", config.to_str().unwrap(), "--now", now];
+    all.extend_from_slice(args);
+    run(relance(&all)).await
+}
+
+async fn tasks(config: &std::path::Path, now: &str) -> Vec<Value> {
+    let out = cmd(config, now, &["tasks", "--format", "json"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    v["tasks"].as_array().unwrap().clone()
+}
+
+both_backends!(review_queue_through_the_binary, |db: TestDb| async move {
+    let smtp = SmtpSink::start().await;
+    let config = config(&db, &smtp.url());
+    let day = |d: &str| format!("{d}T10:00:00+01:00");
+    // D+7: the one automatic reminder.
+    assert!(
+        cmd(&config, &day("2027-01-22"), &["run", "--once"])
+            .await
+            .status
+            .success()
+    );
+    assert_eq!(smtp.messages().len(), 1);
+    // D+14: past the limit, the firm reminder waits for a person.
+    assert!(
+        cmd(&config, &day("2027-01-29"), &["run", "--once"])
+            .await
+            .status
+            .success()
+    );
+    assert_eq!(smtp.messages().len(), 1, "not sent by itself");
+    let list = tasks(&config, &day("2027-01-29")).await;
+    assert_eq!(list.len(), 1, "{list:#?}");
+    let firm = &list[0];
+    assert_eq!(firm["step"], "firm");
+    assert_eq!(firm["channel"], "email");
+    assert_eq!(firm["amount"], "1248.00");
+    assert_eq!(firm["days_late"], 14);
+    assert!(
+        firm["reason"]
+            .as_str()
+            .unwrap()
+            .contains("step limit reached")
+    );
+    assert_eq!(firm["history"][0]["step"], "friendly");
+    assert_eq!(firm["history"][0]["status"], "sent");
+    let text = stdout(&cmd(&config, &day("2027-01-29"), &["tasks"]).await);
+    assert!(
+        text.contains("Waiting for a person (1)") && text.contains("a@brasserie.example"),
+        "{text}"
+    );
+    // Approved: it goes out with the next round.
+    let id = firm["id"].as_i64().unwrap().to_string();
+    let out = cmd(
+        &config,
+        &day("2027-01-29"),
+        &["tasks", "approve", &id, "--note", "OK Claire"],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        cmd(&config, &day("2027-01-29"), &["run", "--once"])
+            .await
+            .status
+            .success()
+    );
+    assert_eq!(smtp.messages().len(), 2);
+    assert!(tasks(&config, &day("2027-01-29")).await.is_empty());
+    // Acting on it again is refused.
+    let out = cmd(&config, &day("2027-01-29"), &["tasks", "skip", &id]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("no task"), "{}", stderr(&out));
+    // D+30: a call to make.
+    assert!(
+        cmd(&config, &day("2027-02-14"), &["run", "--once"])
+            .await
+            .status
+            .success()
+    );
+    let list = tasks(&config, &day("2027-02-14")).await;
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["step"], "call");
+    assert_eq!(list[0]["assignee"], "owner");
+    let id = list[0]["id"].as_i64().unwrap().to_string();
+    let out = cmd(
+        &config,
+        &day("2027-02-14"),
+        &["tasks", "done", &id, "--note", "promised for the 20th"],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    // D+31: the formal notice to approve; letters are not generated yet: refused, then skipped.
+    assert!(
+        cmd(&config, &day("2027-02-15"), &["run", "--once"])
+            .await
+            .status
+            .success()
+    );
+    let list = tasks(&config, &day("2027-02-15")).await;
+    assert_eq!(list[0]["step"], "notice");
+    let id = list[0]["id"].as_i64().unwrap().to_string();
+    let out = cmd(&config, &day("2027-02-15"), &["tasks", "approve", &id]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("tasks done"), "{}", stderr(&out));
+    assert!(
+        cmd(
+            &config,
+            &day("2027-02-15"),
+            &["tasks", "skip", &id, "--note", "paid by phone"]
+        )
+        .await
+        .status
+        .success()
+    );
+    assert_eq!(
+        smtp.messages().len(),
+        2,
+        "people's steps send nothing by themselves"
+    );
+    assert_eq!(
+        scalar(
+            &db.url,
+            "SELECT COUNT(*) FROM reminders WHERE status = 'review'"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        scalar(
+            &db.url,
+            "SELECT COUNT(*) FROM reminders WHERE step = 'call' AND status = 'sent'"
+        )
+        .await,
+        1
+    );
+});
