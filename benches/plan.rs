@@ -213,6 +213,8 @@ async fn populate(url: &str, n: u64) {
                     message_id: format!("<m{id}@x>"),
                     amount_minor: None,
                     currency: None,
+                    segment: None,
+                    variant: None,
                 });
             }
         }

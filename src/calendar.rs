@@ -190,6 +190,26 @@ pub struct Calendar {
 }
 
 impl Calendar {
+    /// Every day a business day, all day (no holidays, no window): what policy v1 did.
+    pub fn every_day() -> Self {
+        Calendar {
+            holidays: Holidays::None,
+            window: SendWindow {
+                days: vec![
+                    Weekday::Mon,
+                    Weekday::Tue,
+                    Weekday::Wed,
+                    Weekday::Thu,
+                    Weekday::Fri,
+                    Weekday::Sat,
+                    Weekday::Sun,
+                ],
+                from: NaiveTime::MIN,
+                to: NaiveTime::from_hms_opt(23, 59, 59).expect("a time"),
+            },
+        }
+    }
+
     /// Checks that some instant is ever inside the window: at least one day, and `from`
     /// before `to`. A calendar that fails this makes [`Calendar::next_business_day`] and
     /// [`Calendar::next_send_instant`] fall back to "one day later".

@@ -211,6 +211,7 @@ impl App {
             policy: &self.config.policy,
             timezone: self.config.company.timezone,
             message_domain: &domain,
+            calendar: &self.config.company.calendar,
         };
         let now = self.clock.now();
         let report = planner::plan(&self.store, settings, now, Detail::Actions).await?;

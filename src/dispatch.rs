@@ -236,10 +236,17 @@ impl Dispatcher {
             .into_iter()
             .chain(std::iter::once(self.company.locale.as_str()))
             .collect();
+        // The segment's tone first (`firm.gentle`), the plain template otherwise.
+        let template = row
+            .variant
+            .as_ref()
+            .map(|v| format!("{}.{v}", row.template))
+            .filter(|t| self.templates.resolve_locale(t, &wanted).is_some())
+            .unwrap_or_else(|| row.template.clone());
         let locale = self
             .templates
-            .resolve_locale(&row.template, &wanted)
-            .ok_or_else(|| format!("template {} has no subject/txt files", row.template))?;
+            .resolve_locale(&template, &wanted)
+            .ok_or_else(|| format!("template {template} has no subject/txt files"))?;
         let now = self.clock.now();
         let today = day_in(now, self.company.timezone);
         let view = InvoiceView::new(
@@ -269,7 +276,7 @@ impl Dispatcher {
         };
         let rendered = self
             .templates
-            .render(&row.template, &locale, &context)
+            .render(&template, &locale, &context)
             .map_err(|e| e.to_string())?;
         Ok(OutgoingMessage {
             to,

@@ -24,6 +24,8 @@ pub struct PlanSettings<'a> {
     pub timezone: Tz,
     /// Domain of the `Message-ID`s (the sender's).
     pub message_domain: &'a str,
+    /// Business days and the send window.
+    pub calendar: &'a crate::calendar::Calendar,
 }
 
 /// How much of the book the report describes.
@@ -67,6 +69,13 @@ pub struct Action {
     pub automatic: bool,
     /// Why a person must act first (`relance tasks`), when one must.
     pub review: Option<String>,
+    /// Customer segment that matched.
+    pub segment: Option<String>,
+    /// Template variant (the segment's tone).
+    pub variant: Option<String>,
+    /// Customer's time zone, when known (the send window is counted there).
+    #[serde(skip)]
+    pub time_zone: Option<chrono_tz::Tz>,
     /// Amount owed (thank-you: amount invoiced), decimal text.
     pub amount: String,
     /// Currency.
@@ -175,7 +184,7 @@ pub async fn plan_streaming(
     mut on_held: Option<&mut (dyn FnMut(Held) + Send)>,
 ) -> Result<PlanReport, StoreError> {
     let today = day_in(now, settings.timezone);
-    let histories = store.customer_histories().await?;
+    let histories = store.customer_histories(today).await?;
     let mut report = PlanReport {
         date: today,
         invoices: 0,
@@ -210,7 +219,7 @@ pub async fn plan_streaming(
                 paused_until: row.customer.paused_until,
                 history: histories.get(&row.customer.id).cloned().unwrap_or_default(),
             };
-            let decision = policy::decide(
+            let decision = policy::decide_on(
                 PlanInput {
                     invoice: &invoice,
                     customer: &customer,
@@ -218,6 +227,7 @@ pub async fn plan_streaming(
                 },
                 settings.policy,
                 today,
+                settings.calendar,
             );
             match decision.action {
                 Ok(planned) => report
@@ -276,6 +286,13 @@ fn action(row: &PlanRow, planned: Planned, missed: Vec<String>, today: NaiveDate
         template: planned.template,
         automatic: planned.automatic,
         review: planned.review.clone(),
+        segment: planned.segment.clone(),
+        variant: planned.variant.clone(),
+        time_zone: row
+            .customer
+            .time_zone
+            .as_deref()
+            .and_then(|t| t.parse().ok()),
         amount: amount.amount.to_string(),
         amount_minor: amount.to_minor().unwrap_or_default(),
         currency: row.invoice.currency.clone(),
@@ -312,7 +329,10 @@ pub async fn commit(
             },
             reason: a.review.clone(),
             planned_on: report.date,
-            not_before: now,
+            // Inside the send window, in the customer's time zone (the company's otherwise).
+            not_before: settings
+                .calendar
+                .next_send_instant(now, a.time_zone.unwrap_or(settings.timezone)),
             message_id: message_id(
                 &a.connector,
                 &a.external_id,
@@ -321,6 +341,8 @@ pub async fn commit(
             ),
             amount_minor: Some(a.amount_minor),
             currency: Some(a.currency.clone()),
+            segment: a.segment.clone(),
+            variant: a.variant.clone(),
         });
         for missed in &a.missed {
             let Some(step) = settings.policy.steps.iter().find(|s| &s.id == missed) else {
@@ -349,6 +371,8 @@ pub async fn commit(
                 message_id: message_id(&a.connector, &a.external_id, missed, settings.message_domain),
                 amount_minor: None,
                 currency: None,
+                segment: None,
+                variant: None,
             });
         }
     }

@@ -288,6 +288,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 policy: &app.config.policy,
                 timezone: tz,
                 message_domain: &domain,
+                calendar: &app.config.company.calendar,
             };
             let detail = if all {
                 Detail::Everything

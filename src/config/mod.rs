@@ -102,6 +102,9 @@ pub struct CompanyConfig {
     pub send_from: chrono::NaiveTime,
     /// Local time until which messages may go out.
     pub send_to: chrono::NaiveTime,
+    /// Business days and send window: from `holidays` and `send_window` when either is
+    /// given; every day, any time otherwise (the behaviour before policy v2).
+    pub calendar: crate::calendar::Calendar,
 }
 
 /// B2B (professional) or B2C (consumer) customers, for late-payment law.

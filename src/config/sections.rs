@@ -517,7 +517,21 @@ fn company(ctx: Ctx<'_>, v: Value, issues: &mut Issues) -> Option<CompanyConfig>
             issues.push("company.send_window", "`from` must be before `to`");
         }
     }
+    let calendar = if raw.holidays.is_some() || raw.send_window.is_some() {
+        crate::calendar::Calendar {
+            holidays: crate::calendar::Holidays::parse(&holidays)
+                .unwrap_or(crate::calendar::Holidays::Fr),
+            window: crate::calendar::SendWindow {
+                days: send_days.clone(),
+                from: send_from,
+                to: send_to,
+            },
+        }
+    } else {
+        crate::calendar::Calendar::every_day()
+    };
     Some(CompanyConfig {
+        calendar,
         legal_name: raw.legal_name.clone().unwrap_or_else(|| raw.name.clone()),
         name: raw.name,
         email: raw.email,

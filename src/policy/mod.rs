@@ -11,7 +11,9 @@ use relance_core::InvoiceStatus;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use config::{ChannelKind, Policy, Step, THANK_YOU_STEP};
+use config::{ChannelKind, Policy, Segment, Step, THANK_YOU_STEP};
+
+use crate::calendar::Calendar;
 
 /// Where a reminder row stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -92,6 +94,27 @@ pub struct CustomerHistory {
     pub paid_invoices: u32,
     /// Average days late over paid invoices (0 when paid on time or early).
     pub average_days_late: Decimal,
+    /// Invoices still open.
+    pub open_invoices: u32,
+    /// Overdue balance, all invoices together (the largest currency's total when several).
+    pub overdue_total: Decimal,
+}
+
+/// The first segment `history` belongs to.
+pub fn segment_of<'a>(policy: &'a Policy, history: &CustomerHistory) -> Option<&'a Segment> {
+    policy.segments.iter().find(|s| {
+        let w = &s.when;
+        w.paid_invoices_at_least
+            .is_none_or(|n| history.paid_invoices >= n)
+            && w.average_days_late_at_most
+                .is_none_or(|d| history.paid_invoices > 0 && history.average_days_late <= d)
+            && w.average_days_late_at_least
+                .is_none_or(|d| history.paid_invoices > 0 && history.average_days_late >= d)
+            && w.overdue_total_at_least
+                .is_none_or(|t| history.overdue_total >= t)
+            && w.open_invoices_at_least
+                .is_none_or(|n| history.open_invoices >= n)
+    })
 }
 
 /// What the policy needs to know about a customer.
@@ -147,6 +170,10 @@ pub struct Planned {
     /// Why a person must act first (the automatic limit, a call to make, a letter to
     /// approve): the step goes to the review queue (`relance tasks`) instead of out.
     pub review: Option<String>,
+    /// The customer's segment, if one matched.
+    pub segment: Option<String>,
+    /// Template variant (the segment's tone).
+    pub variant: Option<String>,
 }
 
 /// Why nothing goes out today.
@@ -213,6 +240,11 @@ pub enum Hold {
     /// Thank-you already sent.
     #[serde(rename = "thanked")]
     ThankedAlready,
+    /// Not a business day (weekend, public holiday): reminders wait.
+    NotBusinessDay {
+        /// Next business day.
+        next: NaiveDate,
+    },
 }
 
 impl Hold {
@@ -232,6 +264,7 @@ impl Hold {
             Hold::AlreadyPlanned { .. } => "already_sent",
             Hold::LimitReached { .. } => "step_limit_reached",
             Hold::ThankedAlready => "thanked",
+            Hold::NotBusinessDay { .. } => "not_business_day",
         }
     }
 }
@@ -277,6 +310,9 @@ impl fmt::Display for Hold {
                 "step limit reached: {sent} automatic reminders of {max}; {step} needs a person"
             ),
             Hold::ThankedAlready => write!(f, "paid; thank-you already sent"),
+            Hold::NotBusinessDay { next } => {
+                write!(f, "not a business day; next one {next}")
+            }
         }
     }
 }
@@ -308,6 +344,8 @@ fn planned(step: &Step, kind: &'static str, review: Option<String>) -> Planned {
         automatic: review.is_none(),
         offset_days: Some(step.offset_days),
         review,
+        segment: None,
+        variant: None,
     }
 }
 
@@ -336,8 +374,40 @@ pub fn day_of(due: NaiveDate, offset_days: i32) -> NaiveDate {
     due + chrono::TimeDelta::days(i64::from(offset_days))
 }
 
-/// Decides what `input`'s invoice gets `today` under `policy`.
+/// Decides what `input`'s invoice gets `today` under `policy`, every day being a business
+/// day (see [`decide_on`]).
 pub fn decide(input: PlanInput<'_>, policy: &Policy, today: NaiveDate) -> Decision {
+    decide_on(input, policy, today, &Calendar::every_day())
+}
+
+/// Decides what `input`'s invoice gets `today` under `policy`, steps falling on the
+/// calendar's business days: a step whose day is a weekend or a public holiday goes out the
+/// next business day, and nothing goes out on other days. The customer's segment (first
+/// match) shifts the steps, leaves some out, and picks the template variant.
+pub fn decide_on(
+    input: PlanInput<'_>,
+    policy: &Policy,
+    today: NaiveDate,
+    calendar: &Calendar,
+) -> Decision {
+    let segment = segment_of(policy, &input.customer.history);
+    let mut decision = decide_inner(input, policy, today, calendar, segment);
+    if let (Ok(planned), Some(seg)) = (&mut decision.action, segment)
+        && planned.kind == "reminder"
+    {
+        planned.segment = Some(seg.id.clone());
+        planned.variant = seg.tone.clone();
+    }
+    decision
+}
+
+fn decide_inner(
+    input: PlanInput<'_>,
+    policy: &Policy,
+    today: NaiveDate,
+    calendar: &Calendar,
+    segment: Option<&Segment>,
+) -> Decision {
     let inv = input.invoice;
     let find = |step: &str| input.reminders.iter().find(|r| r.step == step);
     match inv.status {
@@ -357,6 +427,8 @@ pub fn decide(input: PlanInput<'_>, policy: &Policy, today: NaiveDate) -> Decisi
                         automatic: true,
                         offset_days: None,
                         review: None,
+                        segment: None,
+                        variant: None,
                     }),
                     missed: Vec::new(),
                 },
@@ -392,19 +464,23 @@ pub fn decide(input: PlanInput<'_>, policy: &Policy, today: NaiveDate) -> Decisi
         });
     }
 
-    let days = (today - due).num_days();
+    if !calendar.is_business_day(today) {
+        return Decision::hold(Hold::NotBusinessDay {
+            next: calendar.next_business_day(today),
+        });
+    }
+    let shift = segment.map_or(0, |s| s.offset_shift_days);
+    let skipped = |s: &Step| segment.is_some_and(|seg| seg.skip_steps.contains(&s.id));
+    // The day a step goes out: its offset (shifted for the segment), moved to a business day.
+    let on = |s: &Step| calendar.next_business_day(day_of(due, s.offset_days + shift));
     // A step fits from its day until the next step's day; a notice before the due date
     // (negative offset) stops fitting on the due date itself.
-    let fits = |s: &Step| i64::from(s.offset_days) <= days && (s.offset_days >= 0 || days < 0);
+    let fits = |s: &Step| !skipped(s) && on(s) <= today && (s.offset_days >= 0 || today < due);
     let Some(current) = policy.steps.iter().rposition(fits) else {
-        return match policy
-            .steps
-            .iter()
-            .find(|s| i64::from(s.offset_days) > days)
-        {
+        return match policy.steps.iter().find(|s| !skipped(s) && on(s) > today) {
             Some(next) => Decision::hold(Hold::NotYetDue {
                 next_step: next.id.clone(),
-                on: day_of(due, next.offset_days),
+                on: on(next),
             }),
             None => Decision::hold(Hold::NotYetDue {
                 next_step: "none".into(),
@@ -415,12 +491,9 @@ pub fn decide(input: PlanInput<'_>, policy: &Policy, today: NaiveDate) -> Decisi
     // Steps sharing the day of the current one: the first not yet in the outbox.
     let offset = policy.steps[current].offset_days;
     let same_day: Vec<usize> = (0..=current)
-        .filter(|&i| policy.steps[i].offset_days == offset)
+        .filter(|&i| policy.steps[i].offset_days == offset && !skipped(&policy.steps[i]))
         .collect();
-    let next_after = policy
-        .steps
-        .iter()
-        .find(|s| i64::from(s.offset_days) > days);
+    let next_after = policy.steps.iter().find(|s| !skipped(s) && on(s) > today);
     let Some(&index) = same_day
         .iter()
         .find(|&&i| find(&policy.steps[i].id).is_none())
@@ -432,7 +505,7 @@ pub fn decide(input: PlanInput<'_>, policy: &Policy, today: NaiveDate) -> Decisi
             state: row.state,
             planned_on: row.planned_on,
             next_step: next_after.map(|s| s.id.clone()),
-            next_on: next_after.map(|s| day_of(due, s.offset_days)),
+            next_on: next_after.map(on),
         });
     };
     let step = &policy.steps[index];
@@ -463,7 +536,7 @@ pub fn decide(input: PlanInput<'_>, policy: &Policy, today: NaiveDate) -> Decisi
     }
     let missed = policy.steps[..index]
         .iter()
-        .filter(|s| find(&s.id).is_none())
+        .filter(|s| !skipped(s) && find(&s.id).is_none())
         .map(|s| s.id.clone())
         .collect();
     Decision {

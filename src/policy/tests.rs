@@ -406,3 +406,210 @@ fn a_ladder_walked_day_by_day_sends_each_step_exactly_once() {
         ]
     );
 }
+
+mod v2 {
+    //! Policy v2: business days, the review queue, segments.
+    use super::*;
+    use crate::calendar::{Calendar, Holidays, SendWindow};
+    use crate::policy::config::{Segment, SegmentWhen};
+
+    fn french() -> Calendar {
+        Calendar {
+            holidays: Holidays::Fr,
+            window: SendWindow::office_hours(),
+        }
+    }
+
+    fn on(inv: &InvoiceFacts, customer: &CustomerFacts, p: &Policy, today: &str) -> Decision {
+        decide_on(
+            PlanInput {
+                invoice: inv,
+                customer,
+                reminders: &[],
+            },
+            p,
+            d(today),
+            &french(),
+        )
+    }
+
+    #[test]
+    fn steps_fall_on_business_days() {
+        let p = policy();
+        let c = CustomerFacts::default();
+        // (due date, today, expected): friendly is due+7, firm due+14.
+        let cases: Vec<(&str, &str, Result<&str, &str>)> = vec![
+            // due Sat 2027-01-09 + 7 = Sat 16 Jan: nothing on the weekend, out on Monday 18.
+            ("2027-01-09", "2027-01-16", Err("not_business_day")),
+            ("2027-01-09", "2027-01-17", Err("not_business_day")),
+            ("2027-01-09", "2027-01-18", Ok("friendly")),
+            // Easter Monday 2027 = 29 March: due 22 March + 7 falls on it → Tuesday 30.
+            ("2027-03-22", "2027-03-29", Err("not_business_day")),
+            ("2027-03-22", "2027-03-30", Ok("friendly")),
+            // Ascension 2027 = Thursday 6 May: due 29 April + 7 → Friday 7 May.
+            ("2027-04-29", "2027-05-06", Err("not_business_day")),
+            ("2027-04-29", "2027-05-07", Ok("friendly")),
+            // 8 May 2028 is a Monday (Victoire 1945): due 1 May + 7 → Tuesday 9 May 2028.
+            ("2028-05-01", "2028-05-08", Err("not_business_day")),
+            ("2028-05-01", "2028-05-09", Ok("friendly")),
+            // A business day before the moved step: not yet due, named with its real day.
+            ("2027-03-22", "2027-03-26", Err("not_yet_due")),
+        ];
+        for (due, today, expected) in cases {
+            let decision = on(&open(due), &c, &p, today);
+            match expected {
+                Ok(step) => assert_eq!(step_of(&decision), Some(step), "{due} {today}"),
+                Err(code) => assert_eq!(hold_of(&decision), code, "{due} {today}"),
+            }
+        }
+        let decision = on(&open("2027-03-22"), &c, &p, "2027-03-26");
+        assert_eq!(
+            decision.action,
+            Err(Hold::NotYetDue {
+                next_step: "friendly".into(),
+                on: d("2027-03-30")
+            })
+        );
+    }
+
+    #[test]
+    fn a_down_day_is_caught_up_once() {
+        // friendly due Mon 18 Jan 2027; the daemon was down that day: sent Tuesday, once.
+        let p = policy();
+        let inv = open("2027-01-11");
+        let c = CustomerFacts::default();
+        assert_eq!(step_of(&on(&inv, &c, &p, "2027-01-19")), Some("friendly"));
+        let sent = [sent("friendly", "2027-01-19")];
+        let again = decide_on(
+            PlanInput {
+                invoice: &inv,
+                customer: &c,
+                reminders: &sent,
+            },
+            &p,
+            d("2027-01-20"),
+            &french(),
+        );
+        assert_eq!(hold_of(&again), "already_sent");
+    }
+
+    fn segmented() -> Policy {
+        let mut p = policy();
+        p.segments = vec![
+            Segment {
+                id: "reliable".into(),
+                when: SegmentWhen {
+                    paid_invoices_at_least: Some(3),
+                    average_days_late_at_most: Some(Decimal::from(5)),
+                    ..SegmentWhen::default()
+                },
+                tone: Some("gentle".into()),
+                skip_steps: vec!["courtesy".into()],
+                offset_shift_days: 0,
+            },
+            Segment {
+                id: "at_risk".into(),
+                when: SegmentWhen {
+                    average_days_late_at_least: Some(Decimal::from(20)),
+                    ..SegmentWhen::default()
+                },
+                tone: Some("firm".into()),
+                skip_steps: vec![],
+                offset_shift_days: -3,
+            },
+        ];
+        p
+    }
+
+    fn customer(paid: u32, late: i64) -> CustomerFacts {
+        CustomerFacts {
+            history: CustomerHistory {
+                paid_invoices: paid,
+                average_days_late: Decimal::from(late),
+                ..CustomerHistory::default()
+            },
+            ..CustomerFacts::default()
+        }
+    }
+
+    #[test]
+    fn a_customer_in_each_segment() {
+        let p = segmented();
+        let inv = open("2027-01-15"); // a Friday
+        // Reliable: no courtesy notice before the due date; the friendly one in a gentle tone.
+        let reliable = customer(4, 2);
+        assert_eq!(
+            hold_of(&on(&inv, &reliable, &p, "2027-01-12")),
+            "not_yet_due"
+        );
+        let d1 = on(&inv, &reliable, &p, "2027-01-22");
+        let planned = d1.action.unwrap();
+        assert_eq!(planned.step, "friendly");
+        assert_eq!(planned.segment.as_deref(), Some("reliable"));
+        assert_eq!(planned.variant.as_deref(), Some("gentle"));
+        assert!(
+            d1.missed.is_empty(),
+            "a skipped step is not recorded as missed"
+        );
+        // At risk: everything three days earlier (friendly on Tuesday 19 instead of Friday 22).
+        let at_risk = customer(5, 31);
+        let planned = on(&inv, &at_risk, &p, "2027-01-19").action.unwrap();
+        assert_eq!(planned.step, "friendly");
+        assert_eq!(planned.segment.as_deref(), Some("at_risk"));
+        assert_eq!(planned.variant.as_deref(), Some("firm"));
+        // Nobody's: the default ladder, no segment recorded.
+        let usual = customer(1, 10);
+        assert_eq!(hold_of(&on(&inv, &usual, &p, "2027-01-19")), "not_yet_due");
+        let planned = on(&inv, &usual, &p, "2027-01-22").action.unwrap();
+        assert_eq!((planned.segment, planned.variant), (None, None));
+        // No history at all matches no average-based rule.
+        assert_eq!(segment_of(&p, &CustomerHistory::default()), None);
+    }
+
+    #[test]
+    fn people_steps_go_to_the_review_queue() {
+        let mut p = policy();
+        p.steps.push(Step {
+            channel: ChannelKind::Task,
+            assignee: Some("owner".into()),
+            ..step("call", 30)
+        });
+        p.steps.push(Step {
+            channel: ChannelKind::Letter,
+            registered: true,
+            ..step("registered", 45)
+        });
+        let inv = open("2027-01-15");
+        let reminders = [sent("friendly", "2027-01-22"), sent("firm", "2027-01-29")];
+        let at = |today: &str, reminders: &[ReminderFact]| {
+            decide(
+                PlanInput {
+                    invoice: &inv,
+                    customer: &CustomerFacts::default(),
+                    reminders,
+                },
+                &p,
+                d(today),
+            )
+        };
+        let call = at("2027-02-14", &reminders).action.unwrap();
+        assert_eq!((call.step.as_str(), call.automatic), ("call", false));
+        assert_eq!(call.review.as_deref(), Some("call: a call to make (owner)"));
+        let mut more = reminders.to_vec();
+        more.push(ReminderFact {
+            state: ReminderState::Review,
+            automatic: false,
+            ..sent("call", "2027-02-14")
+        });
+        assert_eq!(
+            hold_of(&at("2027-02-20", &more)),
+            "already_sent",
+            "waiting: not planned again"
+        );
+        let letter = at("2027-03-01", &more).action.unwrap();
+        assert_eq!(
+            letter.review.as_deref(),
+            Some("registered: a registered letter to approve")
+        );
+    }
+}

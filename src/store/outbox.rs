@@ -44,6 +44,10 @@ pub struct NewReminder {
     pub amount_minor: Option<i64>,
     /// Its currency.
     pub currency: Option<String>,
+    /// Customer segment that matched.
+    pub segment: Option<String>,
+    /// Template variant (the segment's tone).
+    pub variant: Option<String>,
 }
 
 /// A reminder claimed by this worker.
@@ -73,6 +77,8 @@ pub struct ClaimedReminder {
     pub planned_on: NaiveDate,
     /// Set when a previous attempt was interrupted after claiming (maybe sent).
     pub last_error: Option<String>,
+    /// Template variant to try first (`firm.gentle`), falling back to the template.
+    pub variant: Option<String>,
 }
 
 /// A sent reminder, for write-back and reports.
@@ -124,11 +130,13 @@ fn insert_stmt(rows: &[NewReminder], now: DateTime<Utc>) -> Stmt {
             r.message_id.as_str().into(),
             Arg::Int(r.amount_minor),
             r.currency.clone().into(),
+            r.segment.clone().into(),
+            r.variant.clone().into(),
         ]);
     }
     let values = values_rows(
-        "({0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}, {9}, {10}, {11}, {12}, {13}, {14}, $1, $1)",
-        15,
+        "({0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}, {9}, {10}, {11}, {12}, {13}, {14}, {15}, {16}, $1, $1)",
+        17,
         rows.len(),
         1,
     );
@@ -136,7 +144,8 @@ fn insert_stmt(rows: &[NewReminder], now: DateTime<Utc>) -> Stmt {
         sql: format!(
             "INSERT INTO reminders (key, invoice_id, customer_id, step, kind, channel, template, \
              automatic, status, reason, planned_on, not_before, message_id, amount_minor, \
-             currency, created_at, updated_at) VALUES {values} ON CONFLICT (key) DO NOTHING"
+             currency, segment, variant, created_at, updated_at) VALUES {values} \
+             ON CONFLICT (key) DO NOTHING"
         ),
         args,
     }
@@ -185,7 +194,7 @@ impl Store {
                       OR (status = 'sending' AND lease_until < $3) \
                    ORDER BY id LIMIT $4 {skip_locked}) \
                  RETURNING id, key, invoice_id, customer_id, step, kind, channel, template, \
-                 attempts, message_id, planned_on, last_error"
+                 attempts, message_id, planned_on, last_error, variant"
             );
             let mut tx = pool.begin_write().await.ctx("starting a transaction")?;
             let mut rows: Vec<ClaimedReminder> = sqlx::query_as(&sql)

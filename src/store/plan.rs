@@ -280,7 +280,10 @@ impl Store {
 
     /// Payment history per customer (internal id): invoices paid and average days late,
     /// aggregated by the database and read as one document.
-    pub async fn customer_histories(&self) -> Result<HashMap<i64, CustomerHistory>, StoreError> {
+    pub async fn customer_histories(
+        &self,
+        today: chrono::NaiveDate,
+    ) -> Result<HashMap<i64, CustomerHistory>, StoreError> {
         let sql = if self.backend_name() == "sqlite" {
             "SELECT json_group_array(json_array(customer_id, n, late)) FROM (\
              SELECT customer_id, COUNT(*) AS n, \
@@ -300,7 +303,7 @@ impl Store {
             .ctx("reading payment histories"))?;
         let rows: Vec<(i64, u32, i64)> = serde_json::from_str(text.as_deref().unwrap_or("[]"))
             .map_err(|e| StoreError::Invalid(format!("reading payment histories: {e}")))?;
-        Ok(rows
+        let mut out: HashMap<i64, CustomerHistory> = rows
             .into_iter()
             .map(|(customer, n, late)| {
                 let average = if n == 0 {
@@ -313,9 +316,41 @@ impl Store {
                     CustomerHistory {
                         paid_invoices: n,
                         average_days_late: average,
+                        ..CustomerHistory::default()
                     },
                 )
             })
-            .collect())
+            .collect();
+        // Open invoices and overdue balances, per currency.
+        let open_sql = if self.backend_name() == "sqlite" {
+            "SELECT json_group_array(json_array(customer_id, currency, n, overdue)) FROM (\
+             SELECT customer_id, currency, COUNT(*) AS n, \
+             SUM(CASE WHEN due_on < $1 THEN balance_minor ELSE 0 END) AS overdue \
+             FROM invoices WHERE status = 'open' GROUP BY customer_id, currency)"
+        } else {
+            "SELECT COALESCE(json_agg(json_build_array(customer_id, currency, n, overdue)), '[]'::json)::text FROM (\
+             SELECT customer_id, currency, COUNT(*) AS n, \
+             SUM(CASE WHEN due_on < $1 THEN balance_minor ELSE 0 END) AS overdue \
+             FROM invoices WHERE status = 'open' GROUP BY customer_id, currency) o"
+        };
+        let text: Option<String> = on_pool!(self, |pool| sqlx::query_scalar(open_sql)
+            .bind(today)
+            .fetch_one(pool)
+            .await
+            .ctx("reading open balances"))?;
+        let rows: Vec<(i64, String, u32, i64)> =
+            serde_json::from_str(text.as_deref().unwrap_or("[]"))
+                .map_err(|e| StoreError::Invalid(format!("reading open balances: {e}")))?;
+        for (customer, currency, n, overdue) in rows {
+            let h = out.entry(customer).or_default();
+            h.open_invoices += n;
+            if let Ok(c) = relance_core::Currency::parse(&currency) {
+                let total = relance_core::Money::from_minor(overdue, c).amount;
+                if total > h.overdue_total {
+                    h.overdue_total = total;
+                }
+            }
+        }
+        Ok(out)
     }
 }

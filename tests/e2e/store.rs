@@ -89,6 +89,8 @@ async fn plan_all(store: &Store, n: usize) {
             message_id: format!("<m{i}@x>"),
             amount_minor: Some(10_000),
             currency: Some("EUR".into()),
+            segment: None,
+            variant: None,
         })
         .collect();
     assert_eq!(store.insert_reminders(&rows, now).await.unwrap(), n as u64);
@@ -352,11 +354,20 @@ both_backends!(
             .await
             .unwrap();
         assert_eq!(open, n as u64 - 2);
-        let histories = store.customer_histories().await.unwrap();
+        let histories = store
+            .customer_histories("2027-01-20".parse().unwrap())
+            .await
+            .unwrap();
         // Customer ids are 1-based in insertion order: c3 is id 4.
         let h = &histories[&4];
         assert_eq!(h.paid_invoices, 2);
         assert_eq!(h.average_days_late, rust_decimal::Decimal::from(2));
-        assert_eq!(histories.len(), 1);
+        assert_eq!(
+            histories.values().filter(|h| h.paid_invoices > 0).count(),
+            1
+        );
+        // Every other invoice is open: counted per customer.
+        let open_total: u32 = histories.values().map(|h| h.open_invoices).sum();
+        assert_eq!(open_total as usize, n - 2);
     }
 );
