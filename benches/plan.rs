@@ -94,6 +94,7 @@ fn pure(n: u64) -> f64 {
                         Decimal::ZERO
                     },
                     paused_until: None,
+                    pause_reason: None,
                 },
                 reminders,
             )

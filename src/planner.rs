@@ -86,6 +86,8 @@ pub struct Action {
     pub days_from_due: Option<i64>,
     /// Earlier steps recorded as skipped with this action.
     pub missed: Vec<String>,
+    /// Things a person should know (a promise to pay broken).
+    pub notes: Vec<String>,
     #[serde(skip)]
     amount_minor: i64,
 }
@@ -154,6 +156,7 @@ fn facts(row: &PlanRow) -> InvoiceFacts {
         due_on: row.invoice.due_on,
         balance: row.invoice.balance().amount,
         paused_until: row.invoice.paused_until,
+        pause_reason: row.invoice.pause_reason.clone(),
     }
 }
 
@@ -217,6 +220,7 @@ pub async fn plan_streaming(
             let customer = CustomerFacts {
                 excluded: row.customer.excluded,
                 paused_until: row.customer.paused_until,
+                pause_reason: row.customer.pause_reason.clone(),
                 history: histories.get(&row.customer.id).cloned().unwrap_or_default(),
             };
             let decision = policy::decide_on(
@@ -230,9 +234,11 @@ pub async fn plan_streaming(
                 settings.calendar,
             );
             match decision.action {
-                Ok(planned) => report
-                    .actions
-                    .push(action(&row, planned, decision.missed, today)),
+                Ok(planned) => {
+                    let mut a = action(&row, planned, decision.missed, today);
+                    a.notes = decision.notes;
+                    report.actions.push(a);
+                }
                 Err(hold) => {
                     *report.counts.entry(hold.code()).or_default() += 1;
                     let interesting = row.invoice.status == "open" || !row.reminders.is_empty();
@@ -299,6 +305,7 @@ fn action(row: &PlanRow, planned: Planned, missed: Vec<String>, today: NaiveDate
         due_on: row.invoice.due_on,
         days_from_due: row.invoice.due_on.map(|d| (today - d).num_days()),
         missed,
+        notes: Vec::new(),
     }
 }
 

@@ -86,6 +86,66 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Stop chasing a disputed invoice until `relance resume`.
+    Dispute {
+        /// Invoice number or provider id.
+        invoice: String,
+        /// What the customer disputes.
+        #[arg(long)]
+        reason: String,
+        /// Connector, when the number exists in several.
+        #[arg(long)]
+        connector: Option<String>,
+        /// Who decided (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Record a promise to pay: the ladder pauses until that day, then resumes where it was
+    /// (and the broken promise is shown) if the invoice is still open.
+    Promise {
+        /// Invoice number or provider id.
+        invoice: String,
+        /// The day the customer promised to pay by (YYYY-MM-DD).
+        #[arg(long)]
+        until: NaiveDate,
+        /// Kept with the promise.
+        #[arg(long)]
+        note: Option<String>,
+        /// Connector, when the number exists in several.
+        #[arg(long)]
+        connector: Option<String>,
+        /// Who recorded it (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Pause every reminder to a customer until a day.
+    Pause {
+        /// Customer name or provider id.
+        customer: String,
+        /// Until this day, included (YYYY-MM-DD).
+        #[arg(long)]
+        until: NaiveDate,
+        /// Why.
+        #[arg(long)]
+        reason: Option<String>,
+        /// Connector, when the customer exists in several.
+        #[arg(long)]
+        connector: Option<String>,
+        /// Who decided (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// End a dispute, a promise or a customer's pause.
+    Resume {
+        /// Invoice number, or customer name or provider id.
+        target: String,
+        /// Connector, when the name exists in several.
+        #[arg(long)]
+        connector: Option<String>,
+        /// Who decided (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
     /// Pull invoices, customers and payments from the connectors.
     Sync {
         /// Only this connector.
@@ -257,6 +317,88 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             redirected_to,
         } => connect(config, clock, &connector, redirected_to.as_deref()).await,
         Command::Tasks { action, format } => tasks(config, clock, action, format).await,
+        Command::Dispute {
+            invoice,
+            reason,
+            connector,
+            by,
+        } => {
+            let reason = format!("dispute: {reason}");
+            pause(
+                &config,
+                &clock,
+                Pause::Invoice(&invoice),
+                Some(crate::store::indefinitely()),
+                Some(&reason),
+                "dispute",
+                connector.as_deref(),
+                by,
+            )
+            .await
+        }
+        Command::Promise {
+            invoice,
+            until,
+            note,
+            connector,
+            by,
+        } => {
+            let reason = format!(
+                "promise to pay by {until}{}",
+                note.map(|n| format!(" ({n})")).unwrap_or_default()
+            );
+            pause(
+                &config,
+                &clock,
+                Pause::Invoice(&invoice),
+                Some(until),
+                Some(&reason),
+                "promise",
+                connector.as_deref(),
+                by,
+            )
+            .await
+        }
+        Command::Pause {
+            customer,
+            until,
+            reason,
+            connector,
+            by,
+        } => {
+            let reason = format!(
+                "customer paused until {until}{}",
+                reason.map(|r| format!(": {r}")).unwrap_or_default()
+            );
+            pause(
+                &config,
+                &clock,
+                Pause::Customer(&customer),
+                Some(until),
+                Some(&reason),
+                "pause",
+                connector.as_deref(),
+                by,
+            )
+            .await
+        }
+        Command::Resume {
+            target,
+            connector,
+            by,
+        } => {
+            pause(
+                &config,
+                &clock,
+                Pause::Either(&target),
+                None,
+                None,
+                "resume",
+                connector.as_deref(),
+                by,
+            )
+            .await
+        }
         Command::Sync { connector, full } => {
             let app = App::start(config, clock).await?;
             if let Some(id) = &connector
@@ -459,4 +601,84 @@ async fn tasks(
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+enum Pause<'a> {
+    Invoice(&'a str),
+    Customer(&'a str),
+    Either(&'a str),
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn pause(
+    config: &Config,
+    clock: &Arc<dyn Clock>,
+    target: Pause<'_>,
+    until: Option<NaiveDate>,
+    reason: Option<&str>,
+    action: &str,
+    connector: Option<&str>,
+    by: Option<String>,
+) -> Result<ExitCode> {
+    let store =
+        crate::store::Store::connect(secrecy::ExposeSecret::expose_secret(&config.database))
+            .await?;
+    store.migrate().await.context("applying migrations")?;
+    let (ident, invoices, customers) = match target {
+        Pause::Invoice(i) => (i, store.find_invoices(i, connector).await?, Vec::new()),
+        Pause::Customer(c) => (c, Vec::new(), store.find_customers(c, connector).await?),
+        Pause::Either(x) => (
+            x,
+            store.find_invoices(x, connector).await?,
+            store.find_customers(x, connector).await?,
+        ),
+    };
+    let found: Vec<(&str, &crate::store::Target)> = invoices
+        .iter()
+        .map(|t| ("invoice", t))
+        .chain(customers.iter().map(|t| ("customer", t)))
+        .collect();
+    let (kind, t) = match found.as_slice() {
+        [one] => *one,
+        [] => {
+            eprintln!(
+                "relance: nothing named `{ident}` (an invoice number or provider id, or a customer name or provider id)"
+            );
+            store.close().await;
+            return Ok(ExitCode::from(2));
+        }
+        many => {
+            eprintln!("relance: `{ident}` names several records; add --connector:");
+            for (k, t) in many {
+                eprintln!("  {k} {} ({}, {})", t.label, t.connector_id, t.external_id);
+            }
+            store.close().await;
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let who = by
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "unknown".into());
+    let cancelled = store
+        .set_pause(kind, t.id, until, reason, action, &who, clock.now())
+        .await?;
+    store.close().await;
+    match until {
+        Some(_) => println!(
+            "{kind} {} ({}): {}{}",
+            t.label,
+            t.connector_id,
+            reason.unwrap_or("paused"),
+            if cancelled > 0 {
+                format!("; {cancelled} pending reminder(s) cancelled")
+            } else {
+                String::new()
+            }
+        ),
+        None => println!(
+            "{kind} {} ({}): resumed; the ladder goes on from where it was",
+            t.label, t.connector_id
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
 }

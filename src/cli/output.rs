@@ -175,6 +175,9 @@ pub fn print_plan(report: &PlanReport, locale: &str) {
                     a.recipients.join(", ")
                 }
             );
+            for note in &a.notes {
+                println!("  {:<16} note: {note}", "");
+            }
             if let Some(review) = &a.review {
                 println!(
                     "  {:<16} not sent by itself: {review} (`relance tasks`)",

@@ -85,6 +85,8 @@ pub struct InvoiceFacts {
     pub balance: Decimal,
     /// Paused until this date (a promise to pay, a dispute).
     pub paused_until: Option<NaiveDate>,
+    /// Why (`dispute: …`, `promise to pay by …`).
+    pub pause_reason: Option<String>,
 }
 
 /// The customer's payment history, from the store.
@@ -124,6 +126,8 @@ pub struct CustomerFacts {
     pub excluded: bool,
     /// Paused until this date.
     pub paused_until: Option<NaiveDate>,
+    /// Why.
+    pub pause_reason: Option<String>,
     /// Payment history.
     pub history: CustomerHistory,
 }
@@ -196,8 +200,10 @@ pub enum Hold {
     Excluded,
     /// Paused by a person.
     Paused {
-        /// Until when.
+        /// Until when (9999-12-31 for a dispute: until resumed).
         until: NaiveDate,
+        /// Why.
+        reason: Option<String>,
     },
     /// Owes less than `policy.min_balance`.
     BelowMinimum {
@@ -279,7 +285,13 @@ impl fmt::Display for Hold {
             Hold::NotChased => write!(f, "collected automatically by the provider: not chased"),
             Hold::NoDueDate => write!(f, "no due date"),
             Hold::Excluded => write!(f, "customer excluded from reminders"),
-            Hold::Paused { until } => write!(f, "paused until {until}"),
+            Hold::Paused {
+                reason: Some(r), ..
+            } => write!(f, "paused: {r}"),
+            Hold::Paused {
+                until,
+                reason: None,
+            } => write!(f, "paused until {until}"),
             Hold::BelowMinimum { balance, minimum } => {
                 write!(f, "balance {balance} below the minimum {minimum}")
             }
@@ -324,6 +336,8 @@ pub struct Decision {
     pub action: Result<Planned, Hold>,
     /// Earlier steps never sent whose day has passed: recorded as skipped, never sent late.
     pub missed: Vec<String>,
+    /// Things a person should know (a promise to pay broken).
+    pub notes: Vec<String>,
 }
 
 impl Decision {
@@ -331,6 +345,7 @@ impl Decision {
         Decision {
             action: Err(h),
             missed: Vec::new(),
+            notes: Vec::new(),
         }
     }
 }
@@ -431,6 +446,7 @@ fn decide_inner(
                         variant: None,
                     }),
                     missed: Vec::new(),
+                    notes: Vec::new(),
                 },
                 _ => Decision::hold(Hold::Paid),
             };
@@ -449,13 +465,19 @@ fn decide_inner(
     if input.customer.excluded {
         return Decision::hold(Hold::Excluded);
     }
-    let paused = [inv.paused_until, input.customer.paused_until]
-        .into_iter()
-        .flatten()
-        .filter(|until| *until >= today)
-        .max();
-    if let Some(until) = paused {
-        return Decision::hold(Hold::Paused { until });
+    let paused = [
+        (inv.paused_until, &inv.pause_reason),
+        (input.customer.paused_until, &input.customer.pause_reason),
+    ]
+    .into_iter()
+    .filter_map(|(until, reason)| until.map(|u| (u, reason)))
+    .filter(|(until, _)| *until >= today)
+    .max_by_key(|(until, _)| *until);
+    if let Some((until, reason)) = paused {
+        return Decision::hold(Hold::Paused {
+            until,
+            reason: reason.clone(),
+        });
     }
     if inv.balance <= Decimal::ZERO || inv.balance < policy.min_balance {
         return Decision::hold(Hold::BelowMinimum {
@@ -539,9 +561,18 @@ fn decide_inner(
         .filter(|s| !skipped(s) && find(&s.id).is_none())
         .map(|s| s.id.clone())
         .collect();
+    // A promise to pay that ran out with the invoice still open: the ladder resumes where
+    // it was, and a person is told.
+    let notes = match (&inv.pause_reason, inv.paused_until) {
+        (Some(r), Some(until)) if r.starts_with("promise") && until < today => {
+            vec![format!("{r}: broken")]
+        }
+        _ => Vec::new(),
+    };
     Decision {
         action: Ok(planned(step, "reminder", review)),
         missed,
+        notes,
     }
 }
 
@@ -563,7 +594,10 @@ mod codes {
             Hold::NotChased,
             Hold::NoDueDate,
             Hold::Excluded,
-            Hold::Paused { until: d },
+            Hold::Paused {
+                until: d,
+                reason: None,
+            },
             Hold::BelowMinimum {
                 balance: Decimal::ONE,
                 minimum: Decimal::TEN,

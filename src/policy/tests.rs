@@ -42,6 +42,7 @@ fn open(due: &str) -> InvoiceFacts {
         due_on: Some(d(due)),
         balance: Decimal::new(124800, 2),
         paused_until: None,
+        pause_reason: None,
     }
 }
 
@@ -296,7 +297,8 @@ fn pauses_and_exclusions() {
     assert_eq!(
         run(&paused, &[], "2027-01-22").action,
         Err(Hold::Paused {
-            until: d("2027-01-25")
+            until: d("2027-01-25"),
+            reason: None,
         })
     );
     assert_eq!(hold_of(&run(&paused, &[], "2027-01-25")), "paused");

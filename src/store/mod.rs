@@ -3,6 +3,7 @@
 //! `SKIP LOCKED`), a small trait on the pool says how.
 
 mod credentials;
+mod interventions;
 mod outbox;
 mod plan;
 mod sync;
@@ -21,6 +22,7 @@ use sqlx::sqlite::{
 use sqlx::{Database, Transaction};
 
 pub use credentials::{DbCredentials, SECRET_KEY_VAR, STATE_TTL, SecretKey, StateCheck};
+pub use interventions::{Target, indefinitely};
 pub use outbox::{
     ClaimedReminder, INTERRUPTED, NewReminder, ReminderStatus, SentReminder, WriteBackRequest,
 };
@@ -271,6 +273,8 @@ pub struct InvoiceRow {
     pub paid_at: Option<DateTime<Utc>>,
     /// Not chased before this date.
     pub paused_until: Option<NaiveDate>,
+    /// Why it is paused.
+    pub pause_reason: Option<String>,
     /// Provider's version time.
     pub source_updated_at: DateTime<Utc>,
 }
@@ -320,6 +324,8 @@ pub struct CustomerRow {
     pub excluded: bool,
     /// Not chased before this date.
     pub paused_until: Option<NaiveDate>,
+    /// Why it is paused.
+    pub pause_reason: Option<String>,
 }
 
 impl CustomerRow {

@@ -221,7 +221,7 @@ impl Store {
             sqlx::query_as(
             "SELECT id, connector_id, external_id, customer_id, number, issued_on, due_on, currency, \
              total_minor, balance_minor, status, chase, email, payment_url, paid_at, paused_until, \
-             source_updated_at FROM invoices WHERE id = $1"
+             pause_reason, source_updated_at FROM invoices WHERE id = $1"
         )
         .bind(invoice_id)
         .fetch_optional(pool)
@@ -233,7 +233,7 @@ impl Store {
         };
         let customer: CustomerRow = on_pool!(self, |pool| sqlx::query_as(
             "SELECT id, connector_id, external_id, name, emails, phone, locale, time_zone, \
-             excluded, paused_until FROM customers WHERE id = $1"
+             excluded, paused_until, pause_reason FROM customers WHERE id = $1"
         )
         .bind(invoice.customer_id)
         .fetch_one(pool)

@@ -55,6 +55,8 @@ struct JsonRow(
     Option<String>,
     Flag,
     Option<NaiveDate>,
+    Option<String>,
+    Option<String>,
     Vec<JsonReminder>,
 );
 
@@ -113,6 +115,8 @@ impl JsonRow {
             c_time_zone,
             c_excluded,
             c_paused_until,
+            pause_reason,
+            c_pause_reason,
             reminders,
         ) = self;
         let customer = CustomerRow {
@@ -126,6 +130,7 @@ impl JsonRow {
             time_zone: c_time_zone,
             excluded: c_excluded.get(),
             paused_until: c_paused_until,
+            pause_reason: c_pause_reason,
         };
         let invoice = InvoiceRow {
             id,
@@ -144,6 +149,7 @@ impl JsonRow {
             payment_url,
             paid_at: paid_at.as_deref().map(instant).transpose()?,
             paused_until,
+            pause_reason,
             source_updated_at: instant(&source_updated_at)?,
         };
         let reminders = reminders
@@ -169,7 +175,8 @@ impl JsonRow {
 const COLUMNS: &str = "p.id, p.connector_id, p.external_id, p.customer_id, p.number, p.issued_on, \
      p.due_on, p.currency, p.total_minor, p.balance_minor, p.status, p.chase, p.email, \
      p.payment_url, p.paid_at, p.paused_until, p.source_updated_at, c.external_id, c.name, \
-     c.emails, c.phone, c.locale, c.time_zone, c.excluded, c.paused_until";
+     c.emails, c.phone, c.locale, c.time_zone, c.excluded, c.paused_until, p.pause_reason, \
+     c.pause_reason";
 
 /// A page of invoices after `$1`, `$2` at most, as one JSON array of arrays.
 fn page_sql(sqlite: bool, filter: &str) -> String {

@@ -175,3 +175,108 @@ both_backends!(review_queue_through_the_binary, |db: TestDb| async move {
         1
     );
 });
+
+async fn plan_json(config: &std::path::Path, day: &str) -> Value {
+    let out = cmd(
+        config,
+        &format!("{day}T10:00:00+01:00"),
+        &["plan", "--at", day, "--format", "json"],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    serde_json::from_str(&stdout(&out)).unwrap()
+}
+
+both_backends!(disputes_promises_and_pauses, |db: TestDb| async move {
+    let smtp = SmtpSink::start().await;
+    let config = config(&db, &smtp.url());
+    let now = "2027-01-20T10:00:00+01:00";
+    assert!(cmd(&config, now, &["sync"]).await.status.success());
+    // Disputed: not chased, with the reason shown, until resumed.
+    let out = cmd(
+        &config,
+        now,
+        &[
+            "dispute",
+            "F-1",
+            "--reason",
+            "goods damaged",
+            "--by",
+            "claire",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let plan = plan_json(&config, "2027-01-22").await;
+    assert_eq!(plan["actions"].as_array().unwrap().len(), 0, "{plan:#}");
+    let held = &plan["held"][0];
+    assert_eq!(held["reason"]["code"], "paused");
+    assert!(
+        held["detail"]
+            .as_str()
+            .unwrap()
+            .contains("dispute: goods damaged"),
+        "{held}"
+    );
+    assert!(
+        cmd(&config, now, &["resume", "F-1", "--by", "claire"])
+            .await
+            .status
+            .success()
+    );
+    assert_eq!(
+        plan_json(&config, "2027-01-22").await["actions"][0]["step"],
+        "friendly"
+    );
+    // A promise pauses until its day; broken, the ladder resumes and says so.
+    assert!(
+        cmd(&config, now, &["promise", "F-1", "--until", "2027-01-25"])
+            .await
+            .status
+            .success()
+    );
+    assert_eq!(
+        plan_json(&config, "2027-01-24").await["held"][0]["reason"]["code"],
+        "paused"
+    );
+    let after = plan_json(&config, "2027-01-26").await;
+    assert_eq!(after["actions"][0]["step"], "friendly");
+    assert!(
+        after["actions"][0]["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("promise to pay by 2027-01-25: broken"),
+        "{after:#}"
+    );
+    // A customer paused.
+    assert!(
+        cmd(
+            &config,
+            now,
+            &[
+                "pause",
+                "Brasserie du Port",
+                "--until",
+                "2027-02-28",
+                "--reason",
+                "holidays"
+            ]
+        )
+        .await
+        .status
+        .success()
+    );
+    let held = plan_json(&config, "2027-02-10").await["held"][0].clone();
+    assert!(
+        held["detail"].as_str().unwrap().contains("holidays"),
+        "{held}"
+    );
+    // Unknown names are refused clearly.
+    let out = cmd(&config, now, &["dispute", "F-999", "--reason", "x"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("nothing named `F-999`"));
+    assert_eq!(
+        scalar(&db.url, "SELECT COUNT(*) FROM interventions").await,
+        4
+    );
+});
