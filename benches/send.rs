@@ -132,6 +132,7 @@ async fn main() {
         step: "friendly".into(),
         today: "22 janvier 2027".into(),
         locale: "fr".into(),
+        late_fees: None,
     };
     let rendered = templates.render("friendly", "fr", &context).unwrap();
     let html = rendered.html.clone().unwrap();

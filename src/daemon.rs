@@ -130,6 +130,12 @@ impl App {
             settings: config.dispatch.clone(),
             clock: clock.clone(),
             owner: owner.clone(),
+            late_payment: config.late_payment.clone(),
+            rates: Arc::new(match &config.late_payment.rates_file {
+                Some(path) => crate::law::RatesTable::from_path(path)
+                    .map_err(|e| StartError::Config(format!("late_payment.rates_file: {e}")))?,
+                None => crate::law::RatesTable::embedded().clone(),
+            }),
         });
         Ok(App {
             config: Arc::new(config),

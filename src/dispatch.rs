@@ -55,6 +55,10 @@ pub struct Dispatcher {
     pub clock: Arc<dyn Clock>,
     /// This worker's lease owner id.
     pub owner: String,
+    /// Late-payment settings (figures shown on `show_late_fees` steps).
+    pub late_payment: crate::config::LatePaymentConfig,
+    /// The rates table.
+    pub rates: Arc<crate::law::RatesTable>,
 }
 
 /// Delay before attempt `attempts + 1` of a transiently failing reminder.
@@ -273,6 +277,7 @@ impl Dispatcher {
             step: row.step.clone(),
             today: crate::templates::format::date(today, &locale),
             locale: locale.clone(),
+            late_fees: self.late_fees(row, invoice, today, &locale),
         };
         let rendered = self
             .templates
@@ -289,6 +294,45 @@ impl Dispatcher {
             attachments: Vec::new(),
             sent_at: now,
         })
+    }
+
+    /// The late-payment figures of a `show_late_fees` step: interest on the open balance from
+    /// the day after the due date to today, and the indemnity (B2B). When they cannot be
+    /// computed (a half-year missing from the rates table), the message goes without them and
+    /// the error is logged: never a made-up figure.
+    fn late_fees(
+        &self,
+        row: &ClaimedReminder,
+        invoice: &InvoiceRow,
+        today: chrono::NaiveDate,
+        locale: &str,
+    ) -> Option<crate::templates::LateFeesView> {
+        let step = self.policy.steps.iter().find(|s| s.id == row.step)?;
+        if !step.show_late_fees {
+            return None;
+        }
+        let due = invoice.due_on?;
+        let balance = invoice.balance();
+        let mut input = crate::law::LateFeeInput::new(balance.amount, due, today);
+        input.indemnity = self.late_payment.recovery_indemnity;
+        input.kind = match self.late_payment.customer_kind {
+            crate::config::CustomerKindConfig::B2b => crate::law::CustomerKind::B2b,
+            crate::config::CustomerKindConfig::B2c => crate::law::CustomerKind::B2c,
+        };
+        if let crate::config::PenaltyRate::Contractual(r) = self.late_payment.penalty_rate {
+            input.contractual_rate = Some(r);
+        }
+        match crate::law::compute(&self.rates, &input) {
+            Ok(r) => Some(crate::templates::LateFeesView::new(
+                &r,
+                balance.currency,
+                locale,
+            )),
+            Err(e) => {
+                tracing::error!(reminder = %row.key, error = %e, "late-payment figures left out of the message");
+                None
+            }
+        }
     }
 
     async fn process(&self, row: &ClaimedReminder) -> Result<Outcome, StoreError> {

@@ -53,6 +53,15 @@ fn sample_context(config: &Config, locale: &str, today: NaiveDate) -> MessageCon
         step: "check".into(),
         today: today.to_string(),
         locale: locale.into(),
+        late_fees: Some(crate::templates::LateFeesView {
+            principal: "1 234,56 €".into(),
+            days_late: 30,
+            rate: "12,15 %".into(),
+            interest: "12,33 €".into(),
+            indemnity: "40,00 €".into(),
+            total: "1 286,89 €".into(),
+            articles: "C. com. L441-10, C. com. D441-5".into(),
+        }),
     }
 }
 
@@ -221,14 +230,8 @@ pub(super) async fn run(path: &Path, clock: &Arc<dyn Clock>) -> Result<ExitCode>
     if p.group_by_customer {
         later.push("group_by_customer (one message per invoice for now)");
     }
-    if !p.segments.is_empty() {
-        later.push("segments");
-    }
     if !p.alerts.is_empty() {
         later.push("alerts");
-    }
-    if p.steps.iter().any(|s| s.show_late_fees) {
-        later.push("show_late_fees in messages (use `relance late-fees`)");
     }
     if !later.is_empty() {
         println!(

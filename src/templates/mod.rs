@@ -108,6 +108,62 @@ pub struct MessageContext {
     pub today: String,
     /// Language used.
     pub locale: String,
+    /// Late-payment interest and indemnity, on steps with `show_late_fees` (absent when they
+    /// cannot be computed: never a made-up figure).
+    pub late_fees: Option<LateFeesView>,
+}
+
+/// Late-payment figures as templates see them, formatted for the locale.
+#[derive(Debug, Clone, Serialize)]
+pub struct LateFeesView {
+    /// The amount interest runs on.
+    pub principal: String,
+    /// Days late.
+    pub days_late: i64,
+    /// The rate(s) applied, % a year (`12,15 %`).
+    pub rate: String,
+    /// Interest to date.
+    pub interest: String,
+    /// Recovery indemnity.
+    pub indemnity: String,
+    /// Principal + interest + indemnity.
+    pub total: String,
+    /// The legal texts.
+    pub articles: String,
+}
+
+impl LateFeesView {
+    /// From a computation, in `currency` and `locale`.
+    pub fn new(
+        r: &crate::law::LateFeeResult,
+        currency: relance_core::Currency,
+        locale: &str,
+    ) -> Self {
+        let m = |d: rust_decimal::Decimal| format::money(&Money::new(d, currency), locale);
+        let mut rates: Vec<rust_decimal::Decimal> = Vec::new();
+        for p in &r.periods {
+            if !rates.contains(&p.rate) {
+                rates.push(p.rate);
+            }
+        }
+        let pct = |d: &rust_decimal::Decimal| {
+            let t = d.normalize().to_string();
+            if locale.starts_with("fr") {
+                format!("{} %", t.replace('.', ","))
+            } else {
+                format!("{t}%")
+            }
+        };
+        LateFeesView {
+            principal: m(r.balance),
+            days_late: r.days_late,
+            rate: rates.iter().map(pct).collect::<Vec<_>>().join(" / "),
+            interest: m(r.interest),
+            indemnity: m(r.indemnity),
+            total: m(r.total),
+            articles: r.articles.join(", "),
+        }
+    }
 }
 
 /// A name and an address.
@@ -264,6 +320,7 @@ mod tests {
             invoices: vec![invoice.clone()],
             invoice,
             step: "friendly".into(),
+            late_fees: None,
             today: format::date(today, locale),
             locale: locale.into(),
         }

@@ -280,3 +280,64 @@ both_backends!(disputes_promises_and_pauses, |db: TestDb| async move {
         4
     );
 });
+
+both_backends!(firm_reminder_shows_late_fees, |db: TestDb| async move {
+    let smtp = SmtpSink::start().await;
+    let csv = db.dir.path().join("invoices.csv");
+    std::fs::write(
+        &csv,
+        "number,customer,email,locale,total,balance,currency,issued_on,due_on,status\n\
+         F-1,Brasserie du Port,a@brasserie.example,fr,1248.00,1248.00,EUR,2026-01-01,2026-02-01,open\n\
+         F-2,Kobayashi,b@kobayashi.example,fr,500.00,500.00,EUR,2026-05-01,2026-06-20,open\n",
+    )
+    .unwrap();
+    let mut setup = Setup::new(&db.url, &smtp.url());
+    setup.csv = Some(csv);
+    let path = write_config(db.dir.path(), &setup);
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("template: firm }", "template: firm, show_late_fees: true }");
+    std::fs::write(&path, text).unwrap();
+    // F-1, 14 days late on 2026-02-15: 1248.00 × 12.15 % × 14 / 365 = 5.8158… → 5,82 €;
+    // + 40,00 € indemnity → 1 293,82 €.
+    for day in ["2026-02-08", "2026-02-15"] {
+        let out = cmd(&path, &format!("{day}T10:00:00+01:00"), &["run", "--once"]).await;
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let firm = smtp
+        .messages()
+        .into_iter()
+        .find(|m| m.subject().contains("F-1") && m.text().contains("pénalités de retard ("))
+        .expect("the firm reminder of F-1");
+    let body = firm.text();
+    for expected in [
+        "14 jours au taux annuel de 12,15 %",
+        "5,82 €",
+        "40,00 €",
+        "1 293,82 €",
+        "L441-10",
+    ] {
+        assert!(body.contains(expected), "`{expected}` missing:\n{body}");
+    }
+    // F-2's delay runs into 2026-S2, which the shipped table does not have: the firm reminder
+    // goes out without figures (never made up), with the general statement instead.
+    for day in ["2026-06-27", "2026-07-04"] {
+        assert!(
+            cmd(&path, &format!("{day}T10:00:00+02:00"), &["run", "--once"])
+                .await
+                .status
+                .success()
+        );
+    }
+    let firm2: Vec<_> = smtp
+        .messages()
+        .into_iter()
+        .filter(|m| m.subject().contains("F-2"))
+        .collect();
+    let last = firm2.last().unwrap().text();
+    assert!(
+        last.contains("indemnité forfaitaire pour frais de recouvrement de 40 €"),
+        "{last}"
+    );
+    assert!(!last.contains("taux annuel"), "{last}");
+});
