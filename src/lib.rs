@@ -6,6 +6,7 @@
 //! [`daemon`] wires it all; [`server`] takes webhooks. [`law`] computes French late-payment
 //! interest and the recovery indemnity (`relance late-fees`).
 
+pub mod alerts;
 pub mod calendar;
 pub mod channels;
 pub mod cli;

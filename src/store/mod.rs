@@ -2,6 +2,7 @@
 //! same queries (`$n` placeholders work on both). Where dialects differ (write transactions,
 //! `SKIP LOCKED`), a small trait on the pool says how.
 
+mod alert_state;
 mod credentials;
 mod interventions;
 mod outbox;
