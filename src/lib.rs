@@ -17,6 +17,7 @@ pub mod daemon;
 pub mod dispatch;
 pub mod failpoint;
 pub mod law;
+pub mod letters;
 pub mod planner;
 pub mod policy;
 pub mod server;
