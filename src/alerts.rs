@@ -38,7 +38,10 @@ pub fn values(
     let mut out = Vec::new();
     if let Some(t) = alert.when.customer_overdue_total_at_least {
         for (id, h) in histories {
-            let label = names.get(id).cloned().unwrap_or_else(|| format!("customer {id}"));
+            let label = names
+                .get(id)
+                .cloned()
+                .unwrap_or_else(|| format!("customer {id}"));
             out.push((format!("customer:{id}"), label, h.overdue_total, t));
         }
     }
@@ -61,11 +64,20 @@ pub async fn evaluate(
     }
     let histories = store.customer_histories(today).await?;
     let names = store.customer_names().await?;
+    let active: std::collections::HashSet<(String, String)> =
+        store.active_alerts().await?.into_iter().collect();
     let mut out = Vec::new();
     for alert in alerts {
+        let mut seen = std::collections::HashSet::new();
         for (subject, label, value, threshold) in values(alert, &histories, &names) {
+            let crossed = value >= threshold;
+            seen.insert(subject.clone());
+            let was = active.contains(&(alert.id.clone(), subject.clone()));
+            if crossed == was {
+                continue;
+            }
             if store
-                .alert_transition(&alert.id, &subject, value >= threshold, now)
+                .alert_transition(&alert.id, &subject, crossed, now)
                 .await?
             {
                 out.push(Crossing {
@@ -76,6 +88,12 @@ pub async fn evaluate(
                     threshold,
                     notify: alert.notify.clone(),
                 });
+            }
+        }
+        // Crossed before, no longer owing anything overdue (no history row at all): below.
+        for (a, subject) in &active {
+            if a == &alert.id && !seen.contains(subject) {
+                store.alert_transition(a, subject, false, now).await?;
             }
         }
     }

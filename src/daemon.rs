@@ -240,6 +240,23 @@ impl App {
         let wb =
             writeback::run_once(&self.store, &self.connectors, &self.clock, &self.owner).await?;
         self.count_requests().await?;
+        let now = self.clock.now();
+        let today = crate::planner::day_in(now, self.config.company.timezone);
+        let channel = self
+            .dispatcher
+            .channels
+            .get(&crate::policy::config::ChannelKind::Email)
+            .map(|c| c.as_ref());
+        crate::alerts::run(
+            &self.store,
+            &self.config.policy.alerts,
+            channel,
+            &self.config.company.name,
+            &self.message_domain(),
+            today,
+            now,
+        )
+        .await?;
         Ok((plan, planned, dispatch, wb))
     }
 

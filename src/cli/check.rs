@@ -230,9 +230,6 @@ pub(super) async fn run(path: &Path, clock: &Arc<dyn Clock>) -> Result<ExitCode>
     if p.group_by_customer {
         later.push("group_by_customer (one message per invoice for now)");
     }
-    if !p.alerts.is_empty() {
-        later.push("alerts");
-    }
     if !later.is_empty() {
         println!(
             "  warning: accepted but not applied yet by this version: {}",

@@ -49,6 +49,16 @@ impl Store {
         Ok(active && !was)
     }
 
+    /// Subjects whose alert is crossed now: `(alert, subject)`.
+    pub async fn active_alerts(&self) -> Result<Vec<(String, String)>, StoreError> {
+        on_pool!(self, |pool| sqlx::query_as(
+            "SELECT alert_id, subject FROM alert_state WHERE active"
+        )
+        .fetch_all(pool)
+        .await
+        .ctx("reading alerts"))
+    }
+
     /// Customer names by id.
     pub async fn customer_names(&self) -> Result<HashMap<i64, String>, StoreError> {
         let rows: Vec<(i64, String)> = on_pool!(self, |pool| sqlx::query_as(
@@ -60,4 +70,3 @@ impl Store {
         Ok(rows.into_iter().collect())
     }
 }
-

@@ -341,3 +341,61 @@ both_backends!(firm_reminder_shows_late_fees, |db: TestDb| async move {
     );
     assert!(!last.contains("taux annuel"), "{last}");
 });
+
+both_backends!(alerts_once_per_crossing, |db: TestDb| async move {
+    let smtp = SmtpSink::start().await;
+    let csv = db.dir.path().join("invoices.csv");
+    let write = |balance: &str| {
+        std::fs::write(
+            &csv,
+            format!(
+                "number,customer,email,locale,total,balance,currency,issued_on,due_on,status\n\
+                 F-1,Brasserie du Port,a@brasserie.example,fr,12000.00,{balance},EUR,2026-12-01,2027-01-05,{}\n",
+                if balance == "0" { "paid" } else { "open" }
+            ),
+        )
+        .unwrap()
+    };
+    write("12000.00");
+    let mut setup = Setup::new(&db.url, &smtp.url());
+    setup.csv = Some(csv.clone());
+    let path = write_config(db.dir.path(), &setup);
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        "  thank_you: { channel: email, template: thanks }\n",
+        "  thank_you: { channel: email, template: thanks }\n  alerts:\n    - { id: big-debt, when: { customer_overdue_total_at_least: 10000.00 }, notify: boss@atelier-dupont.fr }\n",
+    );
+    std::fs::write(&path, text).unwrap();
+    let alerts = || {
+        smtp.messages()
+            .into_iter()
+            .filter(|m| m.to.iter().any(|t| t == "boss@atelier-dupont.fr"))
+            .count()
+    };
+    let run_on = |day: &'static str| {
+        let path = path.clone();
+        async move {
+            let out = cmd(&path, &format!("{day}T10:00:00+01:00"), &["run", "--once"]).await;
+            assert!(out.status.success(), "{}", stderr(&out));
+        }
+    };
+    run_on("2027-01-10").await;
+    assert_eq!(alerts(), 1, "crossed: told");
+    run_on("2027-01-11").await;
+    assert_eq!(alerts(), 1, "still above: not told again");
+    write("0");
+    run_on("2027-01-12").await;
+    assert_eq!(alerts(), 1);
+    write("12000.00");
+    run_on("2027-01-13").await;
+    assert_eq!(alerts(), 2, "fell below, crossed again: told again");
+    let m = smtp
+        .messages()
+        .into_iter()
+        .find(|m| m.to.iter().any(|t| t == "boss@atelier-dupont.fr"))
+        .unwrap();
+    assert!(
+        m.subject().contains("big-debt") && m.subject().contains("Brasserie du Port"),
+        "{}",
+        m.subject()
+    );
+});
