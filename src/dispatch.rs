@@ -311,6 +311,27 @@ impl Dispatcher {
         if !step.show_late_fees {
             return None;
         }
+        let balance = invoice.balance();
+        match self.late_fee_result(invoice, today)? {
+            Ok(r) => Some(crate::templates::LateFeesView::new(
+                &r,
+                balance.currency,
+                locale,
+            )),
+            Err(e) => {
+                tracing::error!(reminder = %row.key, error = %e, "late-payment figures left out of the message");
+                None
+            }
+        }
+    }
+
+    /// Interest and indemnity on an invoice's open balance up to `today`, under the
+    /// configured late-payment settings (`None` without a due date).
+    pub fn late_fee_result(
+        &self,
+        invoice: &InvoiceRow,
+        today: chrono::NaiveDate,
+    ) -> Option<Result<crate::law::LateFeeResult, crate::law::LawError>> {
         let due = invoice.due_on?;
         let balance = invoice.balance();
         let mut input = crate::law::LateFeeInput::new(balance.amount, due, today);
@@ -322,17 +343,7 @@ impl Dispatcher {
         if let crate::config::PenaltyRate::Contractual(r) = self.late_payment.penalty_rate {
             input.contractual_rate = Some(r);
         }
-        match crate::law::compute(&self.rates, &input) {
-            Ok(r) => Some(crate::templates::LateFeesView::new(
-                &r,
-                balance.currency,
-                locale,
-            )),
-            Err(e) => {
-                tracing::error!(reminder = %row.key, error = %e, "late-payment figures left out of the message");
-                None
-            }
-        }
+        Some(crate::law::compute(&self.rates, &input))
     }
 
     async fn process(&self, row: &ClaimedReminder) -> Result<Outcome, StoreError> {

@@ -15,6 +15,7 @@ pub mod connect;
 pub mod connectors;
 pub mod daemon;
 pub mod dispatch;
+pub mod escalation;
 pub mod failpoint;
 pub mod law;
 pub mod letters;

@@ -589,6 +589,52 @@ async fn tasks(
         Some(TaskCommand::Done { id, note }) => (id, TaskAction::Done, note),
         Some(TaskCommand::Skip { id, note }) => (id, TaskAction::Skip, note),
     };
+    // An approved letter or hand-off is produced now.
+    let waiting = store.review_tasks().await?;
+    let document = waiting
+        .iter()
+        .find(|t| t.id == id && matches!(t.channel.as_str(), "letter" | "handoff"));
+    let (act, note) = match (act, document) {
+        (TaskAction::Approve, Some(task)) => {
+            let task = task.clone();
+            store.close().await;
+            let app = App::start(config, clock.clone()).await?;
+            let done = if task.channel == "letter" {
+                crate::escalation::approve_letter(&app, &task, now).await
+            } else {
+                crate::escalation::approve_handoff(&app, &task, now).await
+            };
+            match done {
+                Ok(what) => {
+                    let note = match note {
+                        Some(n) => format!("{what} ({n})"),
+                        None => what,
+                    };
+                    let r = app
+                        .store
+                        .act_on_task(id, TaskAction::Done, Some(&note), now)
+                        .await;
+                    app.store.close().await;
+                    return Ok(match r {
+                        Ok(m) => {
+                            println!("{m}");
+                            ExitCode::SUCCESS
+                        }
+                        Err(e) => {
+                            eprintln!("relance: {e}");
+                            ExitCode::FAILURE
+                        }
+                    });
+                }
+                Err(e) => {
+                    eprintln!("relance: task {id} ({}): {e}", task.step);
+                    app.store.close().await;
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+        }
+        other => other_note(other, note),
+    };
     let result = store.act_on_task(id, act, note.as_deref(), now).await;
     store.close().await;
     match result {
@@ -681,4 +727,11 @@ async fn pause(
         ),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn other_note(
+    (act, _): (crate::store::TaskAction, Option<&crate::store::TaskRow>),
+    note: Option<String>,
+) -> (crate::store::TaskAction, Option<String>) {
+    (act, note)
 }

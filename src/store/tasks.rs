@@ -65,6 +65,8 @@ pub struct HistoryLine {
     pub sent_at: Option<DateTime<Utc>>,
     /// Why (skipped, cancelled, notes).
     pub reason: Option<String>,
+    /// What a person recorded (notes, the letter generated).
+    pub outcome: Option<String>,
 }
 
 /// What a person did with a task.
@@ -124,7 +126,7 @@ impl Store {
     /// Everything planned for an invoice, in order.
     pub async fn invoice_history(&self, invoice_id: i64) -> Result<Vec<HistoryLine>, StoreError> {
         on_pool!(self, |pool| sqlx::query_as::<_, HistoryLine>(
-            "SELECT step, status, channel, planned_on, sent_at, reason FROM reminders \
+            "SELECT step, status, channel, planned_on, sent_at, reason, outcome FROM reminders \
              WHERE invoice_id = $1 ORDER BY planned_on, id"
         )
         .bind(invoice_id)
@@ -158,7 +160,7 @@ impl Store {
             }
             (TaskAction::Approve, "letter" | "handoff") => {
                 return Err(TaskError::Refused(format!(
-                    "task {id} ({step}): Relance does not generate letters or hand-off files yet; do it yourself, then `relance tasks done {id}`"
+                    "task {id} ({step}): letters and hand-offs are produced by `relance tasks approve {id}` with the configuration loaded"
                 )));
             }
             (TaskAction::Approve, _) | (TaskAction::Done, _) => ("sent", "recorded as done"),

@@ -20,6 +20,7 @@ const POLICY: &str = "policy:
     - { id: firm,     offset_days: 14, channel: email,  template: firm }
     - { id: call,     offset_days: 30, channel: task,   template: call, assignee: owner }
     - { id: notice,   offset_days: 31, channel: letter, template: mise_en_demeure }
+    - { id: legal,    offset_days: 40, channel: handoff, template: dossier }
   thank_you: { channel: email, template: thanks }
 ";
 
@@ -29,11 +30,29 @@ fn config(db: &TestDb, smtp: &str) -> std::path::PathBuf {
     let mut setup = Setup::new(&db.url, smtp);
     setup.csv = Some(csv);
     let path = write_config(db.dir.path(), &setup);
-    // Replace the default policy with the ladder above.
+    // Replace the default policy with the ladder above; a rates table reaching 2027
+    // (the shipped one stops at the last published half-year).
+    let rates = db.dir.path().join("rates.csv");
+    let mut table = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/rates.csv"),
+    )
+    .unwrap();
+    table.push_str("2026-S2,2026-07-01,2026-12-31,2.15,12.15,2.62,6.67,test fixture\n");
+    table.push_str("2027-S1,2027-01-01,2027-06-30,2.15,12.15,2.62,6.67,test fixture\n");
+    std::fs::write(&rates, table).unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
     let start = text.find("policy:").unwrap();
     let end = text.find("templates:").unwrap();
-    std::fs::write(&path, format!("{}{POLICY}{}", &text[..start], &text[end..])).unwrap();
+    std::fs::write(
+        &path,
+        format!(
+            "{}{POLICY}late_payment:\n  rates_file: {}\n{}",
+            &text[..start],
+            rates.display(),
+            &text[end..]
+        ),
+    )
+    .unwrap();
     path
 }
 
@@ -130,33 +149,48 @@ both_backends!(review_queue_through_the_binary, |db: TestDb| async move {
     )
     .await;
     assert!(out.status.success(), "{}", stderr(&out));
-    // D+31: the formal notice to approve; letters are not generated yet: refused, then skipped.
+    // D+31: the formal notice to approve; approved, it is generated as a PDF and e-mailed to
+    // the approver, ready to post.
     assert!(
         cmd(&config, &day("2027-02-15"), &["run", "--once"])
             .await
             .status
             .success()
     );
-    let list = tasks(&config, &day("2027-02-15")).await;
-    assert_eq!(list[0]["step"], "notice");
-    let id = list[0]["id"].as_i64().unwrap().to_string();
-    let out = cmd(&config, &day("2027-02-15"), &["tasks", "approve", &id]).await;
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("tasks done"), "{}", stderr(&out));
-    assert!(
-        cmd(
-            &config,
-            &day("2027-02-15"),
-            &["tasks", "skip", &id, "--note", "paid by phone"]
-        )
-        .await
-        .status
-        .success()
-    );
     assert_eq!(
         smtp.messages().len(),
         2,
         "people's steps send nothing by themselves"
+    );
+    let list = tasks(&config, &day("2027-02-15")).await;
+    assert_eq!(list[0]["step"], "notice");
+    let id = list[0]["id"].as_i64().unwrap().to_string();
+    let out = cmd(&config, &day("2027-02-15"), &["tasks", "approve", &id]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("letter"), "{}", stdout(&out));
+    let letters: Vec<_> = std::fs::read_dir(db.dir.path().join("letters"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert_eq!(letters.len(), 1);
+    let pdf = std::fs::read(letters[0].path()).unwrap();
+    assert!(pdf.starts_with(b"%PDF"));
+    let to_approver: Vec<_> = smtp
+        .messages()
+        .into_iter()
+        .filter(|m| m.to.iter().any(|t| t == "compta@atelier-dupont.fr"))
+        .collect();
+    assert_eq!(to_approver.len(), 1);
+    let parsed = to_approver[0].parsed();
+    let attachment = parsed.attachments().next().expect("the PDF is attached");
+    assert!(attachment.contents().starts_with(b"%PDF"));
+    assert_eq!(
+        scalar(
+            &db.url,
+            "SELECT COUNT(*) FROM reminders WHERE step = 'notice' AND status = 'sent'"
+        )
+        .await,
+        1
     );
     assert_eq!(
         scalar(

@@ -1,0 +1,278 @@
+//! What an approved people's step produces: the formal notice (or registered letter) as a PDF
+//! written to the letters folder and e-mailed to the approver, ready to post or to hand to a
+//! registered-mail provider; the hand-off dossier as a folder per customer (the invoice, every
+//! reminder with its dates and outcome, the letters, the computed amounts).
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+
+use crate::channels::{Attachment, OutgoingMessage};
+use crate::daemon::App;
+use crate::letters::{Letter, LetterInvoice, Party};
+use crate::planner::day_in;
+use crate::policy::config::ChannelKind;
+use crate::store::TaskRow;
+
+/// Folder of generated letters.
+pub fn letters_dir(app: &App) -> PathBuf {
+    app.config.base_dir.join("letters")
+}
+
+/// Folder of hand-off dossiers.
+pub fn dossiers_dir(app: &App) -> PathBuf {
+    app.config.base_dir.join("dossiers")
+}
+
+fn safe(s: &str) -> String {
+    let mut out: String = s
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    while out.contains("--") {
+        out = out.replace("--", "-");
+    }
+    out.trim_matches('-').chars().take(60).collect()
+}
+
+/// Generates the letter of an approved letter step, writes it and e-mails it to the approver
+/// (`company.email`). Returns what was done, for the task's record.
+pub async fn approve_letter(
+    app: &App,
+    task: &TaskRow,
+    now: DateTime<Utc>,
+) -> Result<String, String> {
+    let (invoice, customer) = app
+        .store
+        .invoice_with_customer(task.invoice_id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("the invoice is gone")?;
+    let company = &app.config.company;
+    let today = day_in(now, company.timezone);
+    let step = app.config.policy.steps.iter().find(|s| s.id == task.step);
+    let registered = step.is_some_and(|s| s.registered);
+    let due = invoice.due_on.ok_or("the invoice has no due date")?;
+    let fees = app
+        .dispatcher
+        .late_fee_result(&invoice, today)
+        .ok_or("the invoice has no due date")?
+        .map_err(|e| format!("late-payment figures cannot be computed: {e}"))?;
+    let mut rates: Vec<Decimal> = Vec::new();
+    for p in &fees.periods {
+        if !rates.contains(&p.rate) {
+            rates.push(p.rate);
+        }
+    }
+    let locale = customer
+        .locale
+        .clone()
+        .unwrap_or_else(|| company.locale.clone());
+    let fr = !locale.starts_with("en");
+    let rate_text = if rates.is_empty() {
+        if fr {
+            "aucune pénalité à ce jour".to_string()
+        } else {
+            "no interest to date".to_string()
+        }
+    } else {
+        let list = rates
+            .iter()
+            .map(|r| {
+                let t = r.normalize().to_string();
+                if fr {
+                    format!("{} %", t.replace('.', ","))
+                } else {
+                    format!("{t}%")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" / ");
+        if fr {
+            format!("taux annuel de {list} (article L441-10 du Code de commerce)")
+        } else {
+            format!("{list} a year (French Commercial Code, article L441-10)")
+        }
+    };
+    let address_lines = |a: &Option<String>| -> Vec<String> {
+        a.as_deref()
+            .map(|a| {
+                a.split(',')
+                    .map(|l| l.trim().to_string())
+                    .filter(|l| !l.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let letter = Letter {
+        locale: if fr { "fr".into() } else { "en".into() },
+        creditor: Party {
+            name: company.legal_name.clone(),
+            address_lines: address_lines(&company.address),
+        },
+        creditor_siren: company.siren.clone(),
+        creditor_email: company.email.clone(),
+        debtor: Party {
+            name: customer.name.clone(),
+            // Relance does not hold postal addresses yet: the approver completes it.
+            address_lines: customer.email_list().into_iter().take(1).collect(),
+        },
+        date: today,
+        place: company
+            .address
+            .as_deref()
+            .and_then(|a| a.split(',').nth(1))
+            .map(|c| {
+                c.trim()
+                    .trim_start_matches(|ch: char| ch.is_ascii_digit())
+                    .trim()
+                    .to_string()
+            })
+            .filter(|c| !c.is_empty()),
+        reference: format!("MED-{}-{:05}", today.format("%Y"), task.id),
+        registered,
+        currency: invoice.currency.clone(),
+        invoices: vec![LetterInvoice {
+            number: invoice.number.clone(),
+            issued_on: invoice.issued_on,
+            due_on: due,
+            total: invoice.total().amount,
+            balance: fees.balance,
+            interest: fees.interest,
+            indemnity: fees.indemnity,
+        }],
+        rate_text,
+        deadline_days: 8,
+        payment_url: invoice.payment_url.clone(),
+        bank: None,
+    };
+    let pdf = crate::letters::render_pdf(&letter)?;
+    let dir = letters_dir(app);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let path = dir.join(crate::letters::file_name(&letter));
+    std::fs::write(&path, &pdf).map_err(|e| format!("{}: {e}", path.display()))?;
+    let kind = if registered {
+        if fr {
+            "lettre recommandée avec AR"
+        } else {
+            "registered letter"
+        }
+    } else if fr {
+        "mise en demeure"
+    } else {
+        "formal notice"
+    };
+    let mut told = String::new();
+    if let Some(channel) = app.dispatcher.channels.get(&ChannelKind::Email) {
+        let message = OutgoingMessage {
+            to: vec![company.email.clone()],
+            to_name: None,
+            subject: format!(
+                "[Relance] {kind} à envoyer : {} – facture {} ({})",
+                customer.name, invoice.number, letter.reference
+            ),
+            text: format!(
+                "La {kind} pour {} (facture {}, total réclamé {} {}) est jointe ({}).\n\
+                 Complétez l'adresse postale, signez, puis postez-la{}.\n",
+                customer.name,
+                invoice.number,
+                fees.total,
+                invoice.currency,
+                path.display(),
+                if registered {
+                    " en recommandé avec accusé de réception"
+                } else {
+                    ""
+                }
+            ),
+            html: None,
+            message_id: format!("<letter.{}@{}>", letter.reference, app.message_domain()),
+            reference: format!("letter:{}", task.id),
+            attachments: vec![Attachment {
+                filename: crate::letters::file_name(&letter),
+                content_type: "application/pdf".into(),
+                content: pdf,
+            }],
+            sent_at: now,
+        };
+        match channel.send(&message).await {
+            Ok(_) => told = format!("; e-mailed to {}", company.email),
+            Err(e) => told = format!("; NOT e-mailed ({e})"),
+        }
+    }
+    Ok(format!("letter {} generated{told}", path.display()))
+}
+
+/// Builds the hand-off dossier of an approved hand-off step.
+pub async fn approve_handoff(
+    app: &App,
+    task: &TaskRow,
+    now: DateTime<Utc>,
+) -> Result<String, String> {
+    let (invoice, customer) = app
+        .store
+        .invoice_with_customer(task.invoice_id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("the invoice is gone")?;
+    let today = day_in(now, app.config.company.timezone);
+    let history = app
+        .store
+        .invoice_history(task.invoice_id)
+        .await
+        .map_err(|e| e.to_string())?;
+    let fees = app.dispatcher.late_fee_result(&invoice, today);
+    let dir = dossiers_dir(app).join(format!("{}-{}", safe(&customer.name), customer.id));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let amounts = match &fees {
+        Some(Ok(r)) => serde_json::json!({
+            "principal": r.principal.to_string(), "balance": r.balance.to_string(),
+            "interest": r.interest.to_string(), "indemnity": r.indemnity.to_string(),
+            "total": r.total.to_string(), "days_late": r.days_late,
+            "articles": r.articles, "computed_on": today,
+        }),
+        Some(Err(e)) => serde_json::json!({"error": e.to_string()}),
+        None => serde_json::Value::Null,
+    };
+    let summary = serde_json::json!({
+        "customer": {"name": customer.name, "emails": customer.email_list(), "phone": customer.phone},
+        "creditor": {"name": app.config.company.legal_name, "address": app.config.company.address,
+                     "siren": app.config.company.siren, "email": app.config.company.email},
+        "invoice": {"number": invoice.number, "connector": invoice.connector_id,
+                    "external_id": invoice.external_id, "issued_on": invoice.issued_on,
+                    "due_on": invoice.due_on, "total": invoice.total().amount.to_string(),
+                    "balance": invoice.balance().amount.to_string(), "currency": invoice.currency,
+                    "payment_url": invoice.payment_url},
+        "reminders": history,
+        "amounts": amounts,
+        "prepared_on": today,
+    });
+    let file = dir.join(format!("{}.json", safe(&invoice.number)));
+    std::fs::write(&file, serde_json::to_string_pretty(&summary).expect("json"))
+        .map_err(|e| format!("{}: {e}", file.display()))?;
+    // The letters generated for this invoice, copied in.
+    let mut copied = 0;
+    for line in &history {
+        let Some(outcome) = &line.outcome else {
+            continue;
+        };
+        let Some(rest) = outcome.strip_prefix("letter ") else {
+            continue;
+        };
+        let Some(path) = rest.split(" generated").next() else {
+            continue;
+        };
+        let path = Path::new(path);
+        if let Some(name) = path.file_name()
+            && std::fs::copy(path, dir.join(name)).is_ok()
+        {
+            copied += 1;
+        }
+    }
+    Ok(format!(
+        "dossier {} prepared ({} reminder(s), {copied} letter(s))",
+        dir.display(),
+        summary["reminders"].as_array().map_or(0, |a| a.len())
+    ))
+}
