@@ -216,6 +216,7 @@ async fn populate(url: &str, n: u64) {
                     currency: None,
                     segment: None,
                     variant: None,
+                    group_key: None,
                 });
             }
         }

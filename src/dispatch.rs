@@ -135,13 +135,20 @@ impl Dispatcher {
                 retry_at,
                 self.clock.now(),
             )
-            .await
+            .await?;
+        if status == ReminderStatus::Failed {
+            // Given up: what was to ride with it is tried on its own.
+            self.store.release_group(&row.key, self.clock.now()).await?;
+        }
+        Ok(())
     }
 
     async fn cancel(&self, row: &ClaimedReminder, reason: &str) -> Result<Outcome, StoreError> {
         tracing::info!(reminder = %row.key, step = %row.step, reason, "reminder cancelled");
         self.release(row, ReminderStatus::Cancelled, reason, None)
             .await?;
+        // The reminders that were to ride with it go on their own.
+        self.store.release_group(&row.key, self.clock.now()).await?;
         Ok(Outcome::Cancelled)
     }
 
@@ -226,6 +233,7 @@ impl Dispatcher {
         row: &ClaimedReminder,
         invoice: &InvoiceRow,
         customer: &CustomerRow,
+        listed: &[InvoiceRow],
     ) -> Result<OutgoingMessage, String> {
         let to: Vec<String> = match &invoice.email {
             Some(e) if !e.trim().is_empty() => vec![e.trim().to_string()],
@@ -272,7 +280,25 @@ impl Dispatcher {
                 name: customer.name.clone(),
                 email: to.join(", "),
             },
-            invoices: vec![view.clone()],
+            invoices: if listed.len() > 1 {
+                listed
+                    .iter()
+                    .map(|i| {
+                        InvoiceView::new(
+                            &i.number,
+                            &i.total(),
+                            &i.balance(),
+                            i.issued_on,
+                            i.due_on,
+                            i.payment_url.as_deref(),
+                            &locale,
+                            today,
+                        )
+                    })
+                    .collect()
+            } else {
+                vec![view.clone()]
+            },
             invoice: view,
             step: row.step.clone(),
             today: crate::templates::format::date(today, &locale),
@@ -386,7 +412,16 @@ impl Dispatcher {
                 .await?;
             return Ok(Outcome::Failed);
         };
-        let message = match self.message(row, &invoice, &customer) {
+        // One message per customer: every open invoice of the customer is listed.
+        let mut listed = Vec::new();
+        if self.policy.group_by_customer && row.step != THANK_YOU_STEP {
+            for id in self.store.open_invoices_of(customer.id).await? {
+                if let Some((i, _)) = self.store.invoice_with_customer(id).await? {
+                    listed.push(i);
+                }
+            }
+        }
+        let message = match self.message(row, &invoice, &customer, &listed) {
             Ok(m) => m,
             Err(reason) => {
                 tracing::error!(error = %reason, "cannot build the reminder");
@@ -440,6 +475,48 @@ impl Dispatcher {
                 self.store
                     .mark_sent(row.id, &recipients, now, writeback)
                     .await?;
+                // The reminders that rode with it: sent too, each written back on its invoice.
+                for (member, member_invoice, step) in self.store.group_members(&row.key).await? {
+                    let Some((inv, _)) = self.store.invoice_with_customer(member_invoice).await?
+                    else {
+                        continue;
+                    };
+                    let member_payload = |count: u32| {
+                        serde_json::to_string(&WriteBack {
+                            invoice_external_id: inv.external_id.clone(),
+                            idempotency_key: format!(
+                                "{}-invoice:{}:{step}",
+                                inv.connector_id, inv.id
+                            ),
+                            activity: Activity {
+                                step: step.clone(),
+                                channel: row.channel.clone(),
+                                sent_at: now,
+                                reminders_sent: count,
+                                amount: Some(inv.balance()),
+                                summary: format!(
+                                    "reminder {count} ({step}) sent by {} on {}, with invoice {}",
+                                    row.channel,
+                                    now.format("%Y-%m-%d"),
+                                    invoice.number
+                                ),
+                            },
+                        })
+                        .expect("write-back serialises")
+                    };
+                    let member_writes = self
+                        .connectors
+                        .get(&inv.connector_id)
+                        .is_some_and(|c| c.capabilities().write_back);
+                    let request = member_writes.then_some(WriteBackRequest {
+                        connector_id: &inv.connector_id,
+                        invoice_id: inv.id,
+                        payload: &member_payload,
+                    });
+                    self.store
+                        .mark_sent(member, &recipients, now, request)
+                        .await?;
+                }
                 tracing::info!(
                     invoice = %invoice.number, to = %recipients, message_id = %row.message_id,
                     detail = %delivery.detail, "reminder sent"

@@ -350,6 +350,7 @@ pub async fn commit(
             currency: Some(a.currency.clone()),
             segment: a.segment.clone(),
             variant: a.variant.clone(),
+            group_key: None,
         });
         for missed in &a.missed {
             let Some(step) = settings.policy.steps.iter().find(|s| &s.id == missed) else {
@@ -380,8 +381,12 @@ pub async fn commit(
                 currency: None,
                 segment: None,
                 variant: None,
+                group_key: None,
             });
         }
+    }
+    if settings.policy.group_by_customer {
+        group_by_customer(&mut pending, report);
     }
     store.insert_reminders(&skipped, now).await?;
     let inserted = store.insert_reminders(&pending, now).await?;
@@ -392,4 +397,50 @@ pub async fn commit(
             .await?;
     }
     Ok(inserted)
+}
+
+/// One message per customer: of a customer's e-mail reminders due today, the one of the
+/// oldest invoice leads and the others ride with it (status `grouped`, naming the lead). Each
+/// invoice's own row is kept, so every ladder advances and is written back per invoice.
+fn group_by_customer(pending: &mut [NewReminder], report: &PlanReport) {
+    use std::collections::HashMap;
+    let due: HashMap<i64, Option<NaiveDate>> = report
+        .actions
+        .iter()
+        .map(|a| (a.invoice_id, a.due_on))
+        .collect();
+    let mut leads: HashMap<i64, usize> = HashMap::new();
+    for (i, r) in pending.iter().enumerate() {
+        if r.kind != "reminder" || r.channel != "email" || r.status != ReminderStatus::Pending {
+            continue;
+        }
+        let key = |j: usize| {
+            (
+                due.get(&pending[j].invoice_id).copied().flatten(),
+                pending[j].invoice_id,
+            )
+        };
+        match leads.get(&r.customer_id) {
+            Some(&j) if key(j) <= key(i) => {}
+            _ => {
+                leads.insert(r.customer_id, i);
+            }
+        }
+    }
+    let lead_keys: HashMap<i64, (usize, String)> = leads
+        .iter()
+        .map(|(c, &i)| (*c, (i, pending[i].key.clone())))
+        .collect();
+    for (i, r) in pending.iter_mut().enumerate() {
+        if r.kind != "reminder" || r.channel != "email" || r.status != ReminderStatus::Pending {
+            continue;
+        }
+        if let Some((lead, key)) = lead_keys.get(&r.customer_id)
+            && *lead != i
+        {
+            r.status = ReminderStatus::Grouped;
+            r.reason = Some(format!("sent with {key}"));
+            r.group_key = Some(key.clone());
+        }
+    }
 }

@@ -226,14 +226,45 @@ pub(super) async fn run(path: &Path, clock: &Arc<dyn Clock>) -> Result<ExitCode>
         println!("  warning: company.siren `{siren}` fails the SIREN check digit (Luhn): check it");
     }
     let p = &config.policy;
-    let mut later = Vec::new();
-    if p.group_by_customer {
-        later.push("group_by_customer (one message per invoice for now)");
-    }
-    if !later.is_empty() {
+    let cal = &config.company.calendar;
+    println!(
+        "  calendar    holidays {}, sending {} {}–{}",
+        cal.holidays.as_str(),
+        cal.window
+            .days
+            .iter()
+            .map(|d| d.to_string().to_lowercase())
+            .collect::<Vec<_>>()
+            .join(","),
+        cal.window.from.format("%H:%M"),
+        cal.window.to.format("%H:%M")
+    );
+    if p.group_by_customer || !p.segments.is_empty() || !p.alerts.is_empty() {
         println!(
-            "  warning: accepted but not applied yet by this version: {}",
-            later.join(", ")
+            "  ladder      {}; segments: {}; alerts: {}",
+            if p.group_by_customer {
+                "one message per customer"
+            } else {
+                "one message per invoice"
+            },
+            if p.segments.is_empty() {
+                "none".to_string()
+            } else {
+                p.segments
+                    .iter()
+                    .map(|s| s.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+            if p.alerts.is_empty() {
+                "none".to_string()
+            } else {
+                p.alerts
+                    .iter()
+                    .map(|a| a.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
         );
     }
 

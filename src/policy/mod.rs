@@ -33,6 +33,8 @@ pub enum ReminderState {
     Cancelled,
     /// Waiting for a person (`relance tasks`): approve, do, or skip.
     Review,
+    /// Goes out inside another reminder to the same customer (one message per customer).
+    Grouped,
 }
 
 impl ReminderState {
@@ -46,6 +48,7 @@ impl ReminderState {
             "skipped" => ReminderState::Skipped,
             "cancelled" => ReminderState::Cancelled,
             "review" => ReminderState::Review,
+            "grouped" => ReminderState::Grouped,
             _ => return None,
         })
     }
@@ -60,6 +63,7 @@ impl ReminderState {
             ReminderState::Skipped => "skipped",
             ReminderState::Cancelled => "cancelled",
             ReminderState::Review => "review",
+            ReminderState::Grouped => "grouped",
         }
     }
 
@@ -67,7 +71,10 @@ impl ReminderState {
     pub fn counts(&self) -> bool {
         matches!(
             self,
-            ReminderState::Pending | ReminderState::Sending | ReminderState::Sent
+            ReminderState::Pending
+                | ReminderState::Sending
+                | ReminderState::Sent
+                | ReminderState::Grouped
         )
     }
 }
@@ -310,6 +317,7 @@ impl fmt::Display for Hold {
                     ReminderState::Skipped => "skipped",
                     ReminderState::Cancelled => "cancelled",
                     ReminderState::Review => "waiting for a person",
+                    ReminderState::Grouped => "already planned with another invoice",
                 };
                 write!(f, "{verb}: {step} ({planned_on})")?;
                 match (next_step, next_on) {

@@ -83,10 +83,10 @@ impl Store {
         );
         let cancel = if kind == "customer" {
             "UPDATE reminders SET status = 'cancelled', reason = $2, updated_at = $3 \
-             WHERE customer_id = $1 AND kind = 'reminder' AND status IN ('pending', 'review')"
+             WHERE customer_id = $1 AND kind = 'reminder' AND status IN ('pending', 'review', 'grouped')"
         } else {
             "UPDATE reminders SET status = 'cancelled', reason = $2, updated_at = $3 \
-             WHERE invoice_id = $1 AND kind = 'reminder' AND status IN ('pending', 'review')"
+             WHERE invoice_id = $1 AND kind = 'reminder' AND status IN ('pending', 'review', 'grouped')"
         };
         on_pool!(self, |pool| {
             let mut tx = pool.begin().await.ctx("starting a transaction")?;

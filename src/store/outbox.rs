@@ -48,6 +48,8 @@ pub struct NewReminder {
     pub segment: Option<String>,
     /// Template variant (the segment's tone).
     pub variant: Option<String>,
+    /// Key of the reminder this one goes out with (one message per customer).
+    pub group_key: Option<String>,
 }
 
 /// A reminder claimed by this worker.
@@ -132,11 +134,12 @@ fn insert_stmt(rows: &[NewReminder], now: DateTime<Utc>) -> Stmt {
             r.currency.clone().into(),
             r.segment.clone().into(),
             r.variant.clone().into(),
+            r.group_key.clone().into(),
         ]);
     }
     let values = values_rows(
-        "({0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}, {9}, {10}, {11}, {12}, {13}, {14}, {15}, {16}, $1, $1)",
-        17,
+        "({0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}, {9}, {10}, {11}, {12}, {13}, {14}, {15}, {16}, {17}, $1, $1)",
+        18,
         rows.len(),
         1,
     );
@@ -144,7 +147,7 @@ fn insert_stmt(rows: &[NewReminder], now: DateTime<Utc>) -> Stmt {
         sql: format!(
             "INSERT INTO reminders (key, invoice_id, customer_id, step, kind, channel, template, \
              automatic, status, reason, planned_on, not_before, message_id, amount_minor, \
-             currency, segment, variant, created_at, updated_at) VALUES {values} \
+             currency, segment, variant, group_key, created_at, updated_at) VALUES {values} \
              ON CONFLICT (key) DO NOTHING"
         ),
         args,
@@ -240,6 +243,57 @@ impl Store {
         .await
         .ctx("reading a customer"))?;
         Ok(Some((invoice, customer)))
+    }
+
+    /// Reminders riding with `lead_key`: `(id, invoice id, step)`.
+    pub async fn group_members(
+        &self,
+        lead_key: &str,
+    ) -> Result<Vec<(i64, i64, String)>, StoreError> {
+        on_pool!(self, |pool| {
+            sqlx::query_as(
+            "SELECT id, invoice_id, step FROM reminders WHERE group_key = $1 AND status = 'grouped' \
+             ORDER BY id"
+        )
+        .bind(lead_key)
+        .fetch_all(pool)
+        .await
+        .ctx("reading a group")
+        })
+    }
+
+    /// Lets the reminders riding with a lead that will not go out go on their own.
+    pub async fn release_group(
+        &self,
+        lead_key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        on_pool!(self, |pool| sqlx::query(
+            "UPDATE reminders SET status = 'pending', group_key = NULL, updated_at = $2 \
+             WHERE group_key = $1 AND status = 'grouped'"
+        )
+        .bind(lead_key)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected())
+        .ctx("releasing a group"))
+    }
+
+    /// The customer's open invoices with a balance, oldest due first (what one message per
+    /// customer lists).
+    pub async fn open_invoices_of(&self, customer_id: i64) -> Result<Vec<i64>, StoreError> {
+        let rows: Vec<(i64,)> = on_pool!(self, |pool| {
+            sqlx::query_as(
+            "SELECT id FROM invoices WHERE customer_id = $1 AND status = 'open' AND balance_minor > 0 \
+             ORDER BY due_on, id"
+        )
+        .bind(customer_id)
+        .fetch_all(pool)
+        .await
+        .ctx("reading open invoices")
+        })?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
     }
 
     /// The reminders of an invoice, oldest first.

@@ -410,7 +410,7 @@ fn cancel_stmt(connector: &str, now: DateTime<Utc>, external_ids: &[&str]) -> St
             "UPDATE reminders SET status = 'cancelled', updated_at = $2, \
              reason = (SELECT 'invoice ' || i.status || ' before sending' FROM invoices i \
                        WHERE i.id = reminders.invoice_id) \
-             WHERE status IN ('pending', 'review') AND kind = 'reminder' AND invoice_id IN \
+             WHERE status IN ('pending', 'review', 'grouped') AND kind = 'reminder' AND invoice_id IN \
              (SELECT id FROM invoices WHERE connector_id = $1 AND status <> 'open' \
               AND external_id IN ({list}))"
         ),
@@ -585,7 +585,7 @@ fn external_payment_stmts(
             ],
         },
         Stmt {
-            sql: "UPDATE reminders SET status = 'cancelled', updated_at = $1,                   reason = 'paid through a payment link before sending'                   WHERE status IN ('pending', 'review') AND kind = 'reminder' AND invoice_id IN                   (SELECT id FROM invoices WHERE connector_id = $2 AND external_id = $3)"
+            sql: "UPDATE reminders SET status = 'cancelled', updated_at = $1,                   reason = 'paid through a payment link before sending'                   WHERE status IN ('pending', 'review', 'grouped') AND kind = 'reminder' AND invoice_id IN                   (SELECT id FROM invoices WHERE connector_id = $2 AND external_id = $3)"
                 .into(),
             args: vec![now.into(), target.into(), external_id.into()],
         },

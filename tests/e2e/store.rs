@@ -91,6 +91,7 @@ async fn plan_all(store: &Store, n: usize) {
             currency: Some("EUR".into()),
             segment: None,
             variant: None,
+            group_key: None,
         })
         .collect();
     assert_eq!(store.insert_reminders(&rows, now).await.unwrap(), n as u64);

@@ -433,3 +433,73 @@ both_backends!(alerts_once_per_crossing, |db: TestDb| async move {
         m.subject()
     );
 });
+
+both_backends!(one_message_per_customer, |db: TestDb| async move {
+    let smtp = SmtpSink::start().await;
+    let csv = db.dir.path().join("invoices.csv");
+    let write = |f2: &str| {
+        std::fs::write(
+            &csv,
+            format!(
+                "number,customer,email,locale,total,balance,currency,issued_on,due_on,status\n\
+                 F-1,Brasserie du Port,a@brasserie.example,fr,100.00,100.00,EUR,2026-12-01,2027-01-10,open\n\
+                 F-2,Brasserie du Port,a@brasserie.example,fr,200.00,{f2},EUR,2026-12-01,2027-01-12,{}\n\
+                 F-3,Brasserie du Port,a@brasserie.example,fr,300.00,300.00,EUR,2026-12-01,2027-01-15,open\n",
+                if f2 == "0" { "paid" } else { "open" }
+            ),
+        )
+        .unwrap()
+    };
+    write("200.00");
+    let mut setup = Setup::new(&db.url, &smtp.url());
+    setup.csv = Some(csv.clone());
+    let path = write_config(db.dir.path(), &setup);
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        "  min_balance: 5.00\n",
+        "  min_balance: 5.00\n  group_by_customer: true\n",
+    );
+    std::fs::write(&path, text).unwrap();
+    let run_on = |day: &'static str| {
+        let path = path.clone();
+        async move {
+            let out = cmd(&path, &format!("{day}T10:00:00+01:00"), &["run", "--once"]).await;
+            assert!(out.status.success(), "{}", stderr(&out));
+        }
+    };
+    // Three invoices each due a friendly reminder: one message listing all three.
+    run_on("2027-01-22").await;
+    let messages = smtp.messages();
+    assert_eq!(messages.len(), 1, "one message for the customer");
+    let body = messages[0].text();
+    for n in ["F-1", "F-2", "F-3"] {
+        assert!(body.contains(n), "{n} missing:\n{body}");
+    }
+    assert!(
+        messages[0].subject().contains("F-1"),
+        "timed on the oldest: {}",
+        messages[0].subject()
+    );
+    assert_eq!(
+        scalar(
+            &db.url,
+            "SELECT COUNT(*) FROM reminders WHERE step = 'friendly' AND status = 'sent'"
+        )
+        .await,
+        3,
+        "each invoice's ladder advances"
+    );
+    // F-2 paid: gone from the next message (its thank-you goes on its own).
+    write("0");
+    run_on("2027-01-24").await;
+    let firm = smtp
+        .messages()
+        .into_iter()
+        .find(|m| m.text().contains("Malgré notre précédent rappel"))
+        .expect("the firm reminder");
+    let body = firm.text();
+    assert!(body.contains("F-1") && body.contains("F-3"), "{body}");
+    assert!(
+        !body.contains("F-2"),
+        "a paid invoice is not listed:\n{body}"
+    );
+});
