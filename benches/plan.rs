@@ -95,6 +95,7 @@ fn pure(n: u64) -> f64 {
                     },
                     paused_until: None,
                     pause_reason: None,
+                    plan: None,
                 },
                 reminders,
             )

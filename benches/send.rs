@@ -133,6 +133,7 @@ async fn main() {
         today: "22 janvier 2027".into(),
         locale: "fr".into(),
         late_fees: None,
+        instalment: None,
     };
     let rendered = templates.render("friendly", "fr", &context).unwrap();
     let html = rendered.html.clone().unwrap();

@@ -234,6 +234,7 @@ impl Dispatcher {
         invoice: &InvoiceRow,
         customer: &CustomerRow,
         listed: &[InvoiceRow],
+        instalment: Option<(usize, chrono::NaiveDate, relance_core::Money, usize)>,
     ) -> Result<OutgoingMessage, String> {
         let to: Vec<String> = match &invoice.email {
             Some(e) if !e.trim().is_empty() => vec![e.trim().to_string()],
@@ -304,6 +305,12 @@ impl Dispatcher {
             today: crate::templates::format::date(today, &locale),
             locale: locale.clone(),
             late_fees: self.late_fees(row, invoice, today, &locale),
+            instalment: instalment.map(|(n, due, amount, of)| crate::templates::InstalmentView {
+                number: n,
+                of,
+                amount: crate::templates::format::money(&amount, &locale),
+                due_on: crate::templates::format::date(due, &locale),
+            }),
         };
         let rendered = self
             .templates
@@ -421,7 +428,26 @@ impl Dispatcher {
                 }
             }
         }
-        let message = match self.message(row, &invoice, &customer, &listed) {
+        let instalment = match row
+            .step
+            .strip_prefix("instalment-")
+            .and_then(|n| n.parse::<i32>().ok())
+        {
+            Some(n) => self
+                .store
+                .instalment(invoice.id, n)
+                .await?
+                .map(|(due, minor, of)| {
+                    (
+                        n as usize,
+                        due,
+                        relance_core::Money::from_minor(minor, invoice.balance().currency),
+                        of,
+                    )
+                }),
+            None => None,
+        };
+        let message = match self.message(row, &invoice, &customer, &listed, instalment) {
             Ok(m) => m,
             Err(reason) => {
                 tracing::error!(error = %reason, "cannot build the reminder");

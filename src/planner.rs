@@ -149,8 +149,9 @@ pub fn day_in(now: DateTime<Utc>, tz: Tz) -> NaiveDate {
     now.with_timezone(&tz).date_naive()
 }
 
-fn facts(row: &PlanRow) -> InvoiceFacts {
+fn facts(row: &PlanRow, plans: &std::collections::HashMap<i64, policy::PlanFacts>) -> InvoiceFacts {
     InvoiceFacts {
+        plan: plans.get(&row.invoice.id).cloned(),
         status: row.invoice.status(),
         chase: row.invoice.chase,
         due_on: row.invoice.due_on,
@@ -188,6 +189,7 @@ pub async fn plan_streaming(
 ) -> Result<PlanReport, StoreError> {
     let today = day_in(now, settings.timezone);
     let histories = store.customer_histories(today).await?;
+    let plans = store.active_plans().await?;
     let mut report = PlanReport {
         date: today,
         invoices: 0,
@@ -216,7 +218,7 @@ pub async fn plan_streaming(
     }
     report.invoices += store
         .for_each_plan_row(scope, |row| {
-            let invoice = facts(&row);
+            let invoice = facts(&row, &plans);
             let customer = CustomerFacts {
                 excluded: row.customer.excluded,
                 paused_until: row.customer.paused_until,

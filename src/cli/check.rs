@@ -62,6 +62,12 @@ fn sample_context(config: &Config, locale: &str, today: NaiveDate) -> MessageCon
             total: "1 286,89 €".into(),
             articles: "C. com. L441-10, C. com. D441-5".into(),
         }),
+        instalment: Some(crate::templates::InstalmentView {
+            number: 1,
+            of: 3,
+            amount: "411,52 €".into(),
+            due_on: "1 mars 2027".into(),
+        }),
     }
 }
 

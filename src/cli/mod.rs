@@ -135,6 +135,30 @@ pub enum Command {
         #[arg(long)]
         by: Option<String>,
     },
+    /// Agree a payment plan: the invoice's ladder is replaced by a reminder per instalment; a
+    /// missed instalment brings the ladder back.
+    PaymentPlan {
+        /// Invoice number or provider id.
+        invoice: String,
+        /// Number of equal instalments (the last one takes the rounding).
+        #[arg(long, conflicts_with = "schedule")]
+        instalments: Option<u32>,
+        /// Time between instalments (`30d`, `4w`…).
+        #[arg(long, default_value = "30d")]
+        every: String,
+        /// Date of the first instalment (default: today + `every`).
+        #[arg(long)]
+        first: Option<NaiveDate>,
+        /// Explicit instalments `DATE=AMOUNT`, comma-separated; they must add up to the balance.
+        #[arg(long, value_delimiter = ',')]
+        schedule: Vec<String>,
+        /// Connector, when the number exists in several.
+        #[arg(long)]
+        connector: Option<String>,
+        /// Who agreed it (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
     /// End a dispute, a promise or a customer's pause.
     Resume {
         /// Invoice number, or customer name or provider id.
@@ -377,6 +401,28 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 Some(until),
                 Some(&reason),
                 "pause",
+                connector.as_deref(),
+                by,
+            )
+            .await
+        }
+        Command::PaymentPlan {
+            invoice,
+            instalments,
+            every,
+            first,
+            schedule,
+            connector,
+            by,
+        } => {
+            payment_plan(
+                &config,
+                &clock,
+                &invoice,
+                instalments,
+                &every,
+                first,
+                &schedule,
                 connector.as_deref(),
                 by,
             )
@@ -734,4 +780,125 @@ fn other_note(
     note: Option<String>,
 ) -> (crate::store::TaskAction, Option<String>) {
     (act, note)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn payment_plan(
+    config: &Config,
+    clock: &Arc<dyn Clock>,
+    ident: &str,
+    instalments: Option<u32>,
+    every: &str,
+    first: Option<NaiveDate>,
+    schedule: &[String],
+    connector: Option<&str>,
+    by: Option<String>,
+) -> Result<ExitCode> {
+    use rust_decimal::Decimal;
+    let fail = |m: String| {
+        eprintln!("relance: {m}");
+        Ok(ExitCode::from(2))
+    };
+    let store =
+        crate::store::Store::connect(secrecy::ExposeSecret::expose_secret(&config.database))
+            .await?;
+    store.migrate().await.context("applying migrations")?;
+    let found = store.find_invoices(ident, connector).await?;
+    let target = match found.as_slice() {
+        [one] => one.clone(),
+        [] => return fail(format!("no invoice `{ident}`")),
+        _ => return fail(format!("`{ident}` names several invoices; add --connector")),
+    };
+    let Some((invoice, _)) = store.invoice_with_customer(target.id).await? else {
+        return fail(format!("no invoice `{ident}`"));
+    };
+    if invoice.status != "open" || invoice.balance_minor <= 0 {
+        return fail(format!(
+            "invoice {} is not open: nothing to plan",
+            invoice.number
+        ));
+    }
+    let currency = invoice.balance().currency;
+    let exponent = currency.exponent();
+    let today = crate::planner::day_in(clock.now(), config.company.timezone);
+    let plan: Vec<(NaiveDate, i64)> = if !schedule.is_empty() {
+        let mut out = Vec::new();
+        for item in schedule {
+            let Some((d, a)) = item.split_once('=') else {
+                return fail(format!("`{item}`: expected DATE=AMOUNT"));
+            };
+            let (Ok(d), Ok(a)) = (d.trim().parse::<NaiveDate>(), a.trim().parse::<Decimal>())
+            else {
+                return fail(format!(
+                    "`{item}`: expected DATE=AMOUNT such as 2027-03-01=400.00"
+                ));
+            };
+            if a <= Decimal::ZERO || a.scale() > exponent {
+                return fail(format!(
+                    "`{item}`: the amount must be positive with at most {exponent} decimals"
+                ));
+            }
+            let minor = (a * Decimal::from(10i64.pow(exponent))).trunc();
+            out.push((d, i64::try_from(minor).unwrap_or(i64::MAX)));
+        }
+        out.sort_by_key(|(d, _)| *d);
+        let sum: i64 = out.iter().map(|(_, a)| a).sum();
+        if sum != invoice.balance_minor {
+            return fail(format!(
+                "the instalments add up to {}, the balance is {}",
+                relance_core::Money::from_minor(sum, currency),
+                invoice.balance()
+            ));
+        }
+        out
+    } else {
+        let n = instalments.unwrap_or(0);
+        if n == 0 {
+            return fail("give --instalments N (with --every) or --schedule DATE=AMOUNT,…".into());
+        }
+        let step = match crate::config::parse_days(every) {
+            Some(d) if d > 0 => d,
+            _ => {
+                return fail(format!(
+                    "--every `{every}`: expected a number of days such as 30d or 4w"
+                ));
+            }
+        };
+        let first = first.unwrap_or(today + chrono::TimeDelta::days(step));
+        let share = invoice.balance_minor / i64::from(n);
+        (0..n)
+            .map(|k| {
+                let amount = if k + 1 == n {
+                    invoice.balance_minor - share * i64::from(n - 1)
+                } else {
+                    share
+                };
+                (first + chrono::TimeDelta::days(step * i64::from(k)), amount)
+            })
+            .collect()
+    };
+    if plan.first().is_some_and(|(d, _)| *d < today) {
+        return fail("the first instalment is in the past".into());
+    }
+    let who = by
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "unknown".into());
+    store
+        .create_payment_plan(invoice.id, &plan, &who, clock.now())
+        .await?;
+    store.close().await;
+    println!(
+        "invoice {} ({}): payment plan of {} instalments:",
+        invoice.number,
+        invoice.connector_id,
+        plan.len()
+    );
+    for (k, (d, a)) in plan.iter().enumerate() {
+        println!(
+            "  {}. {d}  {}",
+            k + 1,
+            relance_core::Money::from_minor(*a, currency)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }

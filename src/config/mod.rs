@@ -394,3 +394,15 @@ fn humanize(message: &str, secret: bool) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// Days in a span such as `30d`, `4w` or `30` (days).
+pub fn parse_days(s: &str) -> Option<i64> {
+    let s = s.trim();
+    if let Some(n) = s.strip_suffix('d') {
+        return n.trim().parse().ok();
+    }
+    if let Some(n) = s.strip_suffix('w') {
+        return n.trim().parse::<i64>().ok().map(|w| w * 7);
+    }
+    s.parse().ok()
+}

@@ -94,6 +94,23 @@ pub struct InvoiceFacts {
     pub paused_until: Option<NaiveDate>,
     /// Why (`dispute: …`, `promise to pay by …`).
     pub pause_reason: Option<String>,
+    /// A payment plan in force, if any.
+    pub plan: Option<PlanFacts>,
+}
+
+/// A payment plan: instalments in order, covering the balance when it was agreed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanFacts {
+    /// `(due date, amount)` of each instalment.
+    pub instalments: Vec<(NaiveDate, Decimal)>,
+}
+
+/// Days after an instalment's date before it counts as missed.
+pub const INSTALMENT_GRACE_DAYS: i64 = 5;
+
+/// The step id of instalment `n` (1-based).
+pub fn instalment_step(n: usize) -> String {
+    format!("instalment-{n}")
 }
 
 /// The customer's payment history, from the store.
@@ -258,6 +275,13 @@ pub enum Hold {
         /// Next business day.
         next: NaiveDate,
     },
+    /// A payment plan holds: the next reminder is for the next instalment.
+    PaymentPlan {
+        /// Next instalment (1-based), if any remains.
+        next: Option<usize>,
+        /// Its reminder's day.
+        on: Option<NaiveDate>,
+    },
 }
 
 impl Hold {
@@ -278,6 +302,7 @@ impl Hold {
             Hold::LimitReached { .. } => "step_limit_reached",
             Hold::ThankedAlready => "thanked",
             Hold::NotBusinessDay { .. } => "not_business_day",
+            Hold::PaymentPlan { .. } => "payment_plan",
         }
     }
 }
@@ -333,6 +358,11 @@ impl fmt::Display for Hold {
             Hold::NotBusinessDay { next } => {
                 write!(f, "not a business day; next one {next}")
             }
+            Hold::PaymentPlan {
+                next: Some(n),
+                on: Some(d),
+            } => write!(f, "payment plan: instalment {n} reminded on {d}"),
+            Hold::PaymentPlan { .. } => write!(f, "payment plan: every instalment reminded"),
         }
     }
 }
@@ -499,6 +529,55 @@ fn decide_inner(
             next: calendar.next_business_day(today),
         });
     }
+    let mut plan_notes = Vec::new();
+    if let Some(plan) = &inv.plan {
+        let remaining_after =
+            |k: usize| -> Decimal { plan.instalments[k + 1..].iter().map(|(_, a)| *a).sum() };
+        let tolerance = Decimal::new(1, 2);
+        let missed = plan.instalments.iter().enumerate().find(|(k, (d, _))| {
+            *d + chrono::TimeDelta::days(INSTALMENT_GRACE_DAYS) < today
+                && inv.balance > remaining_after(*k) + tolerance
+        });
+        match missed {
+            Some((k, (d, amount))) => plan_notes.push(format!(
+                "payment plan broken: instalment {} of {amount} due {d} not paid; the ladder resumes",
+                k + 1
+            )),
+            None => {
+                for (k, (d, _)) in plan.instalments.iter().enumerate() {
+                    if inv.balance <= remaining_after(k) + tolerance {
+                        continue;
+                    }
+                    let id = instalment_step(k + 1);
+                    let day = calendar.next_business_day(*d);
+                    if day > today {
+                        return Decision::hold(Hold::PaymentPlan {
+                            next: Some(k + 1),
+                            on: Some(day),
+                        });
+                    }
+                    if find(&id).is_none() {
+                        return Decision {
+                            action: Ok(Planned {
+                                step: id,
+                                kind: "reminder",
+                                channel: ChannelKind::Email,
+                                template: "instalment".into(),
+                                automatic: true,
+                                offset_days: None,
+                                review: None,
+                                segment: None,
+                                variant: None,
+                            }),
+                            missed: Vec::new(),
+                            notes: Vec::new(),
+                        };
+                    }
+                }
+                return Decision::hold(Hold::PaymentPlan { next: None, on: None });
+            }
+        }
+    }
     let shift = segment.map_or(0, |s| s.offset_shift_days);
     let skipped = |s: &Step| segment.is_some_and(|seg| seg.skip_steps.contains(&s.id));
     // The day a step goes out: its offset (shifted for the segment), moved to a business day.
@@ -571,12 +650,13 @@ fn decide_inner(
         .collect();
     // A promise to pay that ran out with the invoice still open: the ladder resumes where
     // it was, and a person is told.
-    let notes = match (&inv.pause_reason, inv.paused_until) {
+    let mut notes = match (&inv.pause_reason, inv.paused_until) {
         (Some(r), Some(until)) if r.starts_with("promise") && until < today => {
             vec![format!("{r}: broken")]
         }
         _ => Vec::new(),
     };
+    notes.extend(plan_notes);
     Decision {
         action: Ok(planned(step, "reminder", review)),
         missed,

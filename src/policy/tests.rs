@@ -43,6 +43,7 @@ fn open(due: &str) -> InvoiceFacts {
         balance: Decimal::new(124800, 2),
         paused_until: None,
         pause_reason: None,
+        plan: None,
     }
 }
 
@@ -614,4 +615,58 @@ mod v2 {
             Some("registered: a registered letter to approve")
         );
     }
+}
+
+#[test]
+fn a_payment_plan_with_a_missed_instalment() {
+    let plan = PlanFacts {
+        instalments: vec![
+            (d("2027-02-01"), Decimal::new(40000, 2)),
+            (d("2027-03-03"), Decimal::new(40000, 2)),
+            (d("2027-04-02"), Decimal::new(40000, 2)),
+        ],
+    };
+    let inv = |balance: i64| InvoiceFacts {
+        balance: Decimal::new(balance, 2),
+        plan: Some(plan.clone()),
+        ..open("2027-01-15")
+    };
+    // Before the first instalment: the ladder is replaced, nothing goes out.
+    let before = run(&inv(120000), &[], "2027-01-22");
+    assert_eq!(
+        before.action,
+        Err(Hold::PaymentPlan {
+            next: Some(1),
+            on: Some(d("2027-02-01"))
+        })
+    );
+    // On its day: the instalment's reminder.
+    assert_eq!(
+        step_of(&run(&inv(120000), &[], "2027-02-01")),
+        Some("instalment-1")
+    );
+    // Paid: the next one is awaited.
+    let sent = [sent("instalment-1", "2027-02-01")];
+    assert_eq!(
+        run(&inv(80000), &sent, "2027-02-10").action,
+        Err(Hold::PaymentPlan {
+            next: Some(2),
+            on: Some(d("2027-03-03"))
+        })
+    );
+    // Still unpaid after the grace days: the plan is broken, the ladder comes back (the step
+    // that fits today, the earlier ones recorded as missed), with a note.
+    let broken = run(&inv(120000), &sent, "2027-02-10");
+    assert_eq!(step_of(&broken), Some("firm"));
+    assert_eq!(broken.missed, vec!["courtesy", "friendly"]);
+    assert!(
+        broken.notes[0].contains("payment plan broken: instalment 1"),
+        "{:?}",
+        broken.notes
+    );
+    // Within the grace days it is not broken yet.
+    assert_eq!(
+        hold_of(&run(&inv(120000), &sent, "2027-02-05")),
+        "payment_plan"
+    );
 }

@@ -7,6 +7,7 @@ mod credentials;
 mod interventions;
 mod outbox;
 mod plan;
+mod plans;
 mod sync;
 mod tasks;
 mod writebacks;

@@ -111,6 +111,21 @@ pub struct MessageContext {
     /// Late-payment interest and indemnity, on steps with `show_late_fees` (absent when they
     /// cannot be computed: never a made-up figure).
     pub late_fees: Option<LateFeesView>,
+    /// The instalment a payment-plan reminder is about.
+    pub instalment: Option<InstalmentView>,
+}
+
+/// An instalment of a payment plan, formatted.
+#[derive(Debug, Clone, Serialize)]
+pub struct InstalmentView {
+    /// 1-based.
+    pub number: usize,
+    /// How many in the plan.
+    pub of: usize,
+    /// Amount.
+    pub amount: String,
+    /// Due date.
+    pub due_on: String,
 }
 
 /// Late-payment figures as templates see them, formatted for the locale.
@@ -321,6 +336,7 @@ mod tests {
             invoice,
             step: "friendly".into(),
             late_fees: None,
+            instalment: None,
             today: format::date(today, locale),
             locale: locale.into(),
         }

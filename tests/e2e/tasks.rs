@@ -503,3 +503,86 @@ both_backends!(one_message_per_customer, |db: TestDb| async move {
         "a paid invoice is not listed:\n{body}"
     );
 });
+
+both_backends!(payment_plan_through_the_binary, |db: TestDb| async move {
+    let smtp = SmtpSink::start().await;
+    let csv = db.dir.path().join("invoices.csv");
+    std::fs::write(
+        &csv,
+        "number,customer,email,locale,total,balance,currency,issued_on,due_on,status\n\
+         F-1,Brasserie du Port,a@brasserie.example,fr,1248.00,1248.00,EUR,2026-12-01,2027-01-15,open\n",
+    )
+    .unwrap();
+    let mut setup = Setup::new(&db.url, &smtp.url());
+    setup.csv = Some(csv);
+    let path = write_config(db.dir.path(), &setup);
+    let at = |d: &str| format!("{d}T10:00:00+01:00");
+    assert!(
+        cmd(&path, &at("2027-01-20"), &["sync"])
+            .await
+            .status
+            .success()
+    );
+    let out = cmd(
+        &path,
+        &at("2027-01-20"),
+        &[
+            "payment-plan",
+            "F-1",
+            "--instalments",
+            "3",
+            "--every",
+            "30d",
+            "--first",
+            "2027-02-01",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("3. 2027-04-02"), "{}", stdout(&out));
+    // The ladder is replaced: no friendly reminder on D+7.
+    let plan = plan_json(&path, "2027-01-22").await;
+    assert_eq!(
+        plan["held"][0]["reason"]["code"], "payment_plan",
+        "{plan:#}"
+    );
+    assert!(
+        cmd(&path, &at("2027-01-22"), &["run", "--once"])
+            .await
+            .status
+            .success()
+    );
+    assert_eq!(smtp.messages().len(), 0);
+    // The first instalment's reminder on its day: 1248.00 / 3 = 416.00.
+    assert!(
+        cmd(&path, &at("2027-02-01"), &["run", "--once"])
+            .await
+            .status
+            .success()
+    );
+    let m = &smtp.messages()[0];
+    assert!(m.subject().contains("1/3"), "{}", m.subject());
+    assert!(
+        m.text().contains("416,00 €") && m.text().contains("1er février 2027"),
+        "{}",
+        m.text()
+    );
+    // Not paid: after the grace days the plan is broken and the ladder resumes.
+    let plan = plan_json(&path, "2027-02-10").await;
+    assert_eq!(plan["actions"][0]["step"], "firm", "{plan:#}");
+    assert!(
+        plan["actions"][0]["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("payment plan broken")
+    );
+    // A schedule that does not add up to the balance is refused.
+    let out = cmd(
+        &path,
+        &at("2027-02-10"),
+        &["payment-plan", "F-1", "--schedule", "2027-03-01=100.00"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("add up to"), "{}", stderr(&out));
+});
