@@ -3,6 +3,7 @@
 mod check;
 mod late_fees;
 mod output;
+mod rates;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -200,6 +201,9 @@ pub enum Command {
     /// French late-payment interest and recovery indemnity on one invoice (no configuration
     /// or database needed).
     LateFees(late_fees::LateFeesArgs),
+    /// The late-payment rates table: list it (and whether today's half-year is covered), or
+    /// `update` it from the ECB Data Portal.
+    Rates(rates::RatesArgs),
 }
 
 /// An action on a task of the review queue.
@@ -292,6 +296,13 @@ pub fn main() -> ExitCode {
     if let Command::LateFees(args) = &cli.command {
         return late_fees::run(args);
     }
+    if let Command::Rates(args) = &cli.command {
+        let clock: Arc<dyn Clock> = match cli.now {
+            Some(at) => Arc::new(OffsetClock::starting_at(at)),
+            None => Arc::new(SystemClock),
+        };
+        return rates::run(args, clock);
+    }
     init_logging(cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -326,7 +337,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     };
     match cli.command {
         Command::Check => unreachable!("handled above"),
-        Command::LateFees(_) => unreachable!("handled in main"),
+        Command::LateFees(_) | Command::Rates(_) => unreachable!("handled in main"),
         Command::Migrate => {
             let store = crate::store::Store::connect(secrecy::ExposeSecret::expose_secret(
                 &config.database,

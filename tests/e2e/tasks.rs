@@ -586,3 +586,97 @@ both_backends!(payment_plan_through_the_binary, |db: TestDb| async move {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("add up to"), "{}", stderr(&out));
 });
+
+#[tokio::test]
+async fn rates_listed_and_updated_from_the_ecb() {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let dir = tempfile::tempdir().unwrap();
+    // Today's half-year (2026-S2) is not in the shipped table: said, with a failing status.
+    let out = run(relance(&["--now", "2026-11-25T10:00:00Z", "rates"])).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("(2026-S2) is MISSING"),
+        "{}",
+        stdout(&out)
+    );
+    let ecb = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(
+            "KEY,FREQ,REF_AREA,TIME_PERIOD,OBS_VALUE\n\
+             FM.B.U2.EUR.4F.KR.MRR_FX.LEV,B,U2,2025-06-11,2.15\n\
+             FM.B.U2.EUR.4F.KR.MRR_FX.LEV,B,U2,2026-09-16,1.90\n",
+        ))
+        .mount(&ecb)
+        .await;
+    let file = dir.path().join("rates.csv");
+    let url = format!(
+        "{}/service/data/FM/B.U2.EUR.4F.KR.MRR_FX.LEV?format=csvdata",
+        ecb.uri()
+    );
+    let file_s = file.to_str().unwrap();
+    // Without the legal rate of the half-year (no machine source): refused, with the ECB rate.
+    let out = run(relance(&[
+        "--now",
+        "2026-11-25T10:00:00Z",
+        "rates",
+        "update",
+        "--out",
+        file_s,
+        "--ecb-url",
+        &url,
+    ]))
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("2.15 %"), "{}", stderr(&out));
+    let out = run(relance(&[
+        "--now",
+        "2026-11-25T10:00:00Z",
+        "rates",
+        "update",
+        "--out",
+        file_s,
+        "--ecb-url",
+        &url,
+        "--legal-professional",
+        "2.62",
+        "--legal-consumer",
+        "6.67",
+    ]))
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The rate in force on 1 July 2026 (2.15), not the later cut.
+    assert!(
+        stdout(&out).contains("2026-S2: ECB rate 2.15 %"),
+        "{}",
+        stdout(&out)
+    );
+    let out = run(relance(&[
+        "--now",
+        "2026-11-25T10:00:00Z",
+        "rates",
+        "--rates-file",
+        file_s,
+    ]))
+    .await;
+    assert!(out.status.success(), "{}", stdout(&out));
+    // The new half-year is used: 1000.00 from 2026-07-02 to 2026-07-31 (30 days) at 12.15 %:
+    // 1000 × 0.1215 × 30 / 365 = 9.9863… → 9.99.
+    let out = run(relance(&[
+        "late-fees",
+        "--amount",
+        "1000.00",
+        "--due",
+        "2026-07-01",
+        "--at",
+        "2026-07-31",
+        "--rates-file",
+        file_s,
+        "--format",
+        "json",
+    ]))
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["interest"], "9.99");
+}
