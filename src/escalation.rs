@@ -257,9 +257,10 @@ pub async fn approve_handoff(
         let Some(outcome) = &line.outcome else {
             continue;
         };
-        let Some(rest) = outcome.strip_prefix("letter ") else {
+        let Some(at) = outcome.find("letter /").or_else(|| outcome.find("letter ")) else {
             continue;
         };
+        let rest = &outcome[at + "letter ".len()..];
         let Some(path) = rest.split(" generated").next() else {
             continue;
         };

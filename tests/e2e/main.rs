@@ -5,6 +5,7 @@ mod cli;
 mod common;
 mod crash;
 mod email;
+mod ladder;
 mod late_fees;
 mod quickbooks;
 mod salesforce;
