@@ -120,6 +120,126 @@ fn pure(n: u64) -> f64 {
     n as f64 / elapsed.as_secs_f64()
 }
 
+/// Policy v2: the French ladder with two segments.
+fn policy_v2() -> Policy {
+    let mut p = policy();
+    let step = |id: &str, offset, channel| Step {
+        id: id.into(),
+        offset_days: offset,
+        channel,
+        template: id.into(),
+        show_late_fees: false,
+        assignee: None,
+        registered: false,
+    };
+    p.steps.push(step("call", 30, ChannelKind::Task));
+    p.steps.push(step("notice", 30, ChannelKind::Letter));
+    p.steps.push(step("registered", 45, ChannelKind::Letter));
+    p.steps.push(step("legal", 90, ChannelKind::Handoff));
+    p.group_by_customer = true;
+    p.segments = vec![
+        relance::policy::config::Segment {
+            id: "reliable".into(),
+            when: relance::policy::config::SegmentWhen {
+                paid_invoices_at_least: Some(3),
+                average_days_late_at_most: Some(Decimal::from(5)),
+                ..Default::default()
+            },
+            tone: Some("gentle".into()),
+            skip_steps: vec!["courtesy".into()],
+            offset_shift_days: 0,
+        },
+        relance::policy::config::Segment {
+            id: "at_risk".into(),
+            when: relance::policy::config::SegmentWhen {
+                average_days_late_at_least: Some(Decimal::from(20)),
+                ..Default::default()
+            },
+            tone: Some("firm".into()),
+            skip_steps: vec![],
+            offset_shift_days: -3,
+        },
+    ];
+    p
+}
+
+/// Policy v2 over `n` invoices of `n / 5` customers with payment histories, French business
+/// days; `grouped` adds the one-message-per-customer pass (the lead of each customer).
+fn pure_v2(n: u64, grouped: bool) -> f64 {
+    let mut rng = Lcg(7);
+    let policy = policy_v2();
+    let today: NaiveDate = TODAY.parse().unwrap();
+    let calendar = relance::calendar::Calendar {
+        holidays: relance::calendar::Holidays::Fr,
+        window: relance::calendar::SendWindow::office_hours(),
+    };
+    let customers = (n / 5).max(1);
+    let histories: Vec<CustomerFacts> = (0..customers)
+        .map(|_| CustomerFacts {
+            history: relance::policy::CustomerHistory {
+                paid_invoices: (rng.next() % 8) as u32,
+                average_days_late: Decimal::from(rng.next() % 40),
+                open_invoices: 1 + (rng.next() % 4) as u32,
+                overdue_total: Decimal::new((rng.next() % 2_000_000) as i64, 2),
+            },
+            ..CustomerFacts::default()
+        })
+        .collect();
+    let book: Vec<(u64, InvoiceFacts)> = (0..n)
+        .map(|i| {
+            let (status, due, amount) = shape(i, &mut rng);
+            (
+                i % customers,
+                InvoiceFacts {
+                    status,
+                    chase: true,
+                    due_on: Some(due),
+                    balance: if status == Open {
+                        Decimal::new(amount, 2)
+                    } else {
+                        Decimal::ZERO
+                    },
+                    paused_until: None,
+                    pause_reason: None,
+                    plan: None,
+                },
+            )
+        })
+        .collect();
+    let started = Instant::now();
+    let mut due = 0u64;
+    let mut leads: std::collections::HashMap<u64, (NaiveDate, usize)> = Default::default();
+    for (i, (customer, invoice)) in book.iter().enumerate() {
+        let d = policy::decide_on(
+            PlanInput {
+                invoice,
+                customer: &histories[*customer as usize],
+                reminders: &[],
+            },
+            &policy,
+            today,
+            &calendar,
+        );
+        if d.action.is_ok() {
+            due += 1;
+            if grouped {
+                let day = invoice.due_on.unwrap_or(today);
+                leads
+                    .entry(*customer)
+                    .and_modify(|l| {
+                        if day < l.0 {
+                            *l = (day, i);
+                        }
+                    })
+                    .or_insert((day, i));
+            }
+        }
+    }
+    let elapsed = started.elapsed();
+    assert!(due > 0);
+    n as f64 / elapsed.as_secs_f64()
+}
+
 async fn populate(url: &str, n: u64) {
     let store = Store::connect(url).await.unwrap();
     store.migrate().await.unwrap();
@@ -231,12 +351,24 @@ async fn populate(url: &str, n: u64) {
 #[tokio::main]
 async fn main() {
     let sizes = support::sizes("BENCH_PLAN_SIZES", &[100_000, 1_000_000]);
-    println!("plan: policy v1 (3 steps), a third of the book open, two thirds paid");
+    let v2 = std::env::var("BENCH_PLAN_V2").is_ok();
+    println!("plan: a third of the book open, two thirds paid, n/5 customers");
     for &n in &sizes {
         println!(
-            "  pure policy, {n:>8} invoices: {:>12.0} invoices/s",
+            "  pure policy v1, {n:>8} invoices: {:>12.0} invoices/s",
             pure(n)
         );
+        println!(
+            "  pure policy v2 (French ladder, segments, business days), {n:>8} invoices, ungrouped: {:>12.0} invoices/s",
+            pure_v2(n, false)
+        );
+        println!(
+            "  pure policy v2, {n:>8} invoices, grouped by customer: {:>12.0} invoices/s",
+            pure_v2(n, true)
+        );
+    }
+    if v2 {
+        println!("relance plan with the policy v2 configuration (segments, holidays, send window, one message per customer)");
     }
     println!(
         "{:<9} {:>8} {:>10} {:>12} {:>10} {:>12}",
@@ -259,10 +391,23 @@ async fn main() {
                 "127.0.0.1:0",
                 &dir.path().join("out"),
             );
+            if v2 {
+                let text = std::fs::read_to_string(&config).unwrap();
+                let text = text
+                    .replace(
+                        "  locale: fr\n",
+                        "  locale: fr\n  holidays: FR\n  send_window: { days: [mon, tue, wed, thu, fri], from: \"09:00\", to: \"17:30\" }\n",
+                    )
+                    .replace(
+                        "  thank_you:",
+                        "    - { id: call, offset_days: 30, channel: task, template: call, assignee: owner }\n    - { id: notice, offset_days: 30, channel: letter, template: mise_en_demeure, show_late_fees: true }\n    - { id: legal, offset_days: 90, channel: handoff, template: dossier }\n  group_by_customer: true\n  segments:\n    - { id: reliable, when: { paid_invoices_at_least: 3, average_days_late_at_most: 5 }, tone: gentle, skip_steps: [courtesy] }\n    - { id: at_risk, when: { average_days_late_at_least: 20 }, tone: firm, offset_shift_days: -3 }\n  thank_you:",
+                    );
+                std::fs::write(&config, text).unwrap();
+            }
             let mut cmd = support::relance(&config, &["plan", "--at", TODAY, "--format", "json"]);
-            cmd.stdout(Stdio::null());
-            let (out, elapsed, peak) =
-                tokio::task::spawn_blocking(move || support::measure_quiet(cmd))
+            cmd.stdout(Stdio::null()).stderr(Stdio::null());
+            let (out, _, elapsed, peak) =
+                tokio::task::spawn_blocking(move || support::measure_hwm(cmd))
                     .await
                     .unwrap();
             assert!(out.success(), "relance plan failed");
