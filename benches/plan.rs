@@ -368,7 +368,9 @@ async fn main() {
         );
     }
     if v2 {
-        println!("relance plan with the policy v2 configuration (segments, holidays, send window, one message per customer)");
+        println!(
+            "relance plan with the policy v2 configuration (segments, holidays, send window, one message per customer)"
+        );
     }
     println!(
         "{:<9} {:>8} {:>10} {:>12} {:>10} {:>12}",

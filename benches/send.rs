@@ -134,6 +134,7 @@ async fn main() {
         locale: "fr".into(),
         late_fees: None,
         instalment: None,
+        b2c: false,
     };
     let rendered = templates.render("friendly", "fr", &context).unwrap();
     let html = rendered.html.clone().unwrap();

@@ -304,7 +304,11 @@ impl Dispatcher {
             step: row.step.clone(),
             today: crate::templates::format::date(today, &locale),
             locale: locale.clone(),
-            late_fees: self.late_fees(row, invoice, today, &locale),
+            late_fees: self.late_fees(row, invoice, customer, today, &locale),
+            b2c: self
+                .late_payment
+                .kind_of(&customer.name, &customer.external_id)
+                == crate::config::CustomerKindConfig::B2c,
             instalment: instalment.map(|(n, due, amount, of)| crate::templates::InstalmentView {
                 number: n,
                 of,
@@ -337,6 +341,7 @@ impl Dispatcher {
         &self,
         row: &ClaimedReminder,
         invoice: &InvoiceRow,
+        customer: &CustomerRow,
         today: chrono::NaiveDate,
         locale: &str,
     ) -> Option<crate::templates::LateFeesView> {
@@ -345,7 +350,9 @@ impl Dispatcher {
             return None;
         }
         let balance = invoice.balance();
-        match self.late_fee_result(invoice, today)? {
+        match self.late_fee_result(invoice, Some(customer), today)? {
+            // A consumer owes nothing of the kind before a formal notice: no section at all.
+            Ok(r) if r.interest.is_zero() && r.indemnity.is_zero() => None,
             Ok(r) => Some(crate::templates::LateFeesView::new(
                 &r,
                 balance.currency,
@@ -363,13 +370,18 @@ impl Dispatcher {
     pub fn late_fee_result(
         &self,
         invoice: &InvoiceRow,
+        customer: Option<&CustomerRow>,
         today: chrono::NaiveDate,
     ) -> Option<Result<crate::law::LateFeeResult, crate::law::LawError>> {
         let due = invoice.due_on?;
         let balance = invoice.balance();
         let mut input = crate::law::LateFeeInput::new(balance.amount, due, today);
         input.indemnity = self.late_payment.recovery_indemnity;
-        input.kind = match self.late_payment.customer_kind {
+        let kind = match customer {
+            Some(c) => self.late_payment.kind_of(&c.name, &c.external_id),
+            None => self.late_payment.customer_kind,
+        };
+        input.kind = match kind {
             crate::config::CustomerKindConfig::B2b => crate::law::CustomerKind::B2b,
             crate::config::CustomerKindConfig::B2c => crate::law::CustomerKind::B2c,
         };

@@ -56,7 +56,7 @@ pub async fn approve_letter(
     let due = invoice.due_on.ok_or("the invoice has no due date")?;
     let fees = app
         .dispatcher
-        .late_fee_result(&invoice, today)
+        .late_fee_result(&invoice, Some(&customer), today)
         .ok_or("the invoice has no due date")?
         .map_err(|e| format!("late-payment figures cannot be computed: {e}"))?;
     let mut rates: Vec<Decimal> = Vec::new();
@@ -222,7 +222,9 @@ pub async fn approve_handoff(
         .invoice_history(task.invoice_id)
         .await
         .map_err(|e| e.to_string())?;
-    let fees = app.dispatcher.late_fee_result(&invoice, today);
+    let fees = app
+        .dispatcher
+        .late_fee_result(&invoice, Some(&customer), today);
     let dir = dossiers_dir(app).join(format!("{}-{}", safe(&customer.name), customer.id));
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let amounts = match &fees {

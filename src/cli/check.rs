@@ -68,6 +68,7 @@ fn sample_context(config: &Config, locale: &str, today: NaiveDate) -> MessageCon
             amount: "411,52 €".into(),
             due_on: "1 mars 2027".into(),
         }),
+        b2c: false,
     }
 }
 

@@ -138,6 +138,24 @@ pub struct LatePaymentConfig {
     pub recovery_indemnity: rust_decimal::Decimal,
     /// A rates table overriding the shipped one.
     pub rates_file: Option<PathBuf>,
+    /// Customers (name or provider id) who are consumers, whatever `customer_kind` says.
+    pub b2c_customers: Vec<String>,
+    /// Customers (name or provider id) who are businesses, whatever `customer_kind` says.
+    pub b2b_customers: Vec<String>,
+}
+
+impl LatePaymentConfig {
+    /// The kind of a customer: an override naming it, else the default.
+    pub fn kind_of(&self, name: &str, external_id: &str) -> CustomerKindConfig {
+        let named = |list: &[String]| list.iter().any(|c| c == name || c == external_id);
+        if named(&self.b2c_customers) {
+            CustomerKindConfig::B2c
+        } else if named(&self.b2b_customers) {
+            CustomerKindConfig::B2b
+        } else {
+            self.customer_kind
+        }
+    }
 }
 
 impl Default for LatePaymentConfig {
@@ -147,6 +165,8 @@ impl Default for LatePaymentConfig {
             penalty_rate: PenaltyRate::Statutory,
             recovery_indemnity: rust_decimal::Decimal::new(4000, 2),
             rates_file: None,
+            b2c_customers: Vec::new(),
+            b2b_customers: Vec::new(),
         }
     }
 }

@@ -123,6 +123,10 @@ struct RawLatePayment {
     recovery_indemnity: Option<Decimal>,
     #[serde(default)]
     rates_file: Option<PathBuf>,
+    #[serde(default)]
+    b2c_customers: Vec<String>,
+    #[serde(default)]
+    b2b_customers: Vec<String>,
 }
 
 /// Checks a SIREN: nine digits with a valid Luhn key.
@@ -222,11 +226,24 @@ pub(super) fn late_payment(
         );
         ok = false;
     }
+    for name in raw
+        .b2c_customers
+        .iter()
+        .filter(|n| raw.b2b_customers.contains(n))
+    {
+        issues.push(
+            "late_payment.b2c_customers",
+            format!("`{name}` is also in b2b_customers"),
+        );
+        ok = false;
+    }
     ok.then_some(LatePaymentConfig {
         customer_kind,
         penalty_rate,
         recovery_indemnity,
         rates_file,
+        b2c_customers: raw.b2c_customers,
+        b2b_customers: raw.b2b_customers,
     })
 }
 

@@ -113,6 +113,9 @@ pub struct MessageContext {
     pub late_fees: Option<LateFeesView>,
     /// The instalment a payment-plan reminder is about.
     pub instalment: Option<InstalmentView>,
+    /// The customer is a consumer: the B2B late-payment penalties and the EUR 40 indemnity
+    /// do not apply to them.
+    pub b2c: bool,
 }
 
 /// An instalment of a payment plan, formatted.
@@ -337,6 +340,7 @@ mod tests {
             step: "friendly".into(),
             late_fees: None,
             instalment: None,
+            b2c: false,
             today: format::date(today, locale),
             locale: locale.into(),
         }

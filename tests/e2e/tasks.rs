@@ -680,3 +680,55 @@ async fn rates_listed_and_updated_from_the_ecb() {
     let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(v["interest"], "9.99");
 }
+
+both_backends!(
+    a_consumer_is_not_charged_b2b_penalties,
+    |db: TestDb| async move {
+        let smtp = SmtpSink::start().await;
+        let csv = db.dir.path().join("invoices.csv");
+        std::fs::write(
+        &csv,
+        "number,customer,email,locale,total,balance,currency,issued_on,due_on,status\n\
+         F-1,Brasserie du Port,a@brasserie.example,fr,1248.00,1248.00,EUR,2026-01-01,2026-02-01,open\n\
+         F-2,Jeanne Martin,jeanne@example.com,fr,300.00,300.00,EUR,2026-01-01,2026-02-01,open\n",
+    )
+    .unwrap();
+        let mut setup = Setup::new(&db.url, &smtp.url());
+        setup.csv = Some(csv);
+        setup.extra = "late_payment:\n  b2c_customers: [\"Jeanne Martin\"]\n".into();
+        let path = write_config(db.dir.path(), &setup);
+        let text = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("template: firm }", "template: firm, show_late_fees: true }");
+        std::fs::write(&path, text).unwrap();
+        for day in ["2026-02-08", "2026-02-15"] {
+            assert!(
+                cmd(&path, &format!("{day}T10:00:00+01:00"), &["run", "--once"])
+                    .await
+                    .status
+                    .success()
+            );
+        }
+        let firm = |who: &str| {
+            smtp.messages()
+                .into_iter()
+                .filter(|m| m.to.iter().any(|t| t == who))
+                .last()
+                .unwrap()
+                .text()
+        };
+        assert!(
+            firm("a@brasserie.example").contains("40,00 €"),
+            "the business owes the indemnity"
+        );
+        let consumer = firm("jeanne@example.com");
+        assert!(
+            !consumer.contains("40"),
+            "no B2B indemnity for a consumer:\n{consumer}"
+        );
+        assert!(
+            !consumer.contains("L441-10"),
+            "no B2B penalties for a consumer:\n{consumer}"
+        );
+    }
+);
