@@ -712,8 +712,7 @@ both_backends!(
         let firm = |who: &str| {
             smtp.messages()
                 .into_iter()
-                .filter(|m| m.to.iter().any(|t| t == who))
-                .last()
+                .rfind(|m| m.to.iter().any(|t| t == who))
                 .unwrap()
                 .text()
         };
