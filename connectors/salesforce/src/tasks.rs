@@ -209,46 +209,95 @@ async fn write_chunk(
         ));
         positions.push(i);
     }
-    if !records.is_empty() {
-        let body = c
-            .client
-            .call(
-                "create tasks",
-                Method::Post,
-                "composite/sobjects",
-                &[],
-                Some(&json!({"allOrNone": false, "records": records})),
-            )
-            .await?;
-        let saved: Vec<SaveResult> = c.client.parse("create tasks", &body)?;
-        if saved.len() != positions.len() {
-            return Err(ConnectorError::Invalid(format!(
-                "{}: create tasks: {} results for {} records",
-                c.id,
-                saved.len(),
-                positions.len()
-            )));
+    // Records refused because the invoice object takes no activities go on the account.
+    let mut accounts: HashMap<usize, String> = HashMap::new();
+    for (k, &i) in positions.iter().enumerate() {
+        let target = targets
+            .iter()
+            .find(|(id, _)| crate::same_id(id, &chunk[i].invoice_external_id))
+            .map(|(_, r)| r);
+        if let Some(account) =
+            target.and_then(|t| d.mapping.field("account").and_then(|f| map::text(t, f)))
+        {
+            accounts.insert(k, account);
         }
-        for (s, &i) in saved.iter().zip(&positions) {
-            // A deleted invoice needs no Task: done.
-            let deleted = s
+    }
+    let mut retry: Vec<(usize, Value)> = Vec::new();
+    if !records.is_empty() {
+        let saved = post(c, &records).await?;
+        for (k, (s, &i)) in saved.iter().zip(&positions).enumerate() {
+            let on_what = s
                 .errors
                 .iter()
-                .any(|e| e.status_code == "ENTITY_IS_DELETED");
-            results[i] = Some(if s.success || deleted {
-                Ok(())
-            } else {
-                Err(s
-                    .errors
-                    .first()
-                    .map(|e| record_error(&c.id, e))
-                    .unwrap_or_else(|| {
-                        ConnectorError::Invalid(format!("{}: Task refused without a reason", c.id))
-                    }))
-            });
+                .any(|e| e.fields.iter().any(|f| f == "WhatId"));
+            if !s.success
+                && on_what
+                && let Some(account) = accounts.get(&k)
+            {
+                let mut record = records[k].clone();
+                record["WhatId"] = json!(account);
+                retry.push((i, record));
+                continue;
+            }
+            results[i] = Some(outcome(c, s));
+        }
+    }
+    if !retry.is_empty() {
+        tracing::info!(connector = %c.id, count = retry.len(), "the invoice object takes no activities: Tasks put on the accounts");
+        let records: Vec<Value> = retry.iter().map(|(_, r)| r.clone()).collect();
+        let saved = post(c, &records).await?;
+        for (s, (i, _)) in saved.iter().zip(&retry) {
+            results[*i] = Some(outcome(c, s));
         }
     }
     Ok(results.into_iter().map(|r| r.unwrap_or(Ok(()))).collect())
+}
+
+/// Creates `records` in one Collections call; one result per record, in order.
+async fn post(
+    c: &SalesforceConnector,
+    records: &[Value],
+) -> Result<Vec<SaveResult>, ConnectorError> {
+    let body = c
+        .client
+        .call(
+            "create tasks",
+            Method::Post,
+            "composite/sobjects",
+            &[],
+            Some(&json!({"allOrNone": false, "records": records})),
+        )
+        .await?;
+    let saved: Vec<SaveResult> = c.client.parse("create tasks", &body)?;
+    if saved.len() != records.len() {
+        return Err(ConnectorError::Invalid(format!(
+            "{}: create tasks: {} results for {} records",
+            c.id,
+            saved.len(),
+            records.len()
+        )));
+    }
+    Ok(saved)
+}
+
+/// One record's result as the write-back's outcome.
+fn outcome(c: &SalesforceConnector, s: &SaveResult) -> Result<(), ConnectorError> {
+    // A deleted invoice needs no Task: done.
+    let deleted = s
+        .errors
+        .iter()
+        .any(|e| e.status_code == "ENTITY_IS_DELETED");
+    if s.success || deleted {
+        Ok(())
+    } else {
+        Err(s
+            .errors
+            .first()
+            .map(|e| record_error(&c.id, e))
+            .unwrap_or_else(|| {
+                ConnectorError::Invalid(format!("{}: Task refused without a reason", c.id))
+            }))
+    }
 }
 
 #[cfg(test)]

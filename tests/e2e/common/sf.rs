@@ -77,6 +77,8 @@ pub struct State {
     pub queries: Vec<String>,
     pub tasks: Vec<Value>,
     pub page_size: usize,
+    /// Id prefixes of objects without activities (a Task cannot point at them).
+    pub no_activities: Vec<String>,
     locators: HashMap<String, Vec<Value>>,
 }
 
@@ -346,7 +348,12 @@ impl State {
                 let body: Value = serde_json::from_slice(&request.body).unwrap();
                 let mut out = Vec::new();
                 for r in body["records"].as_array().unwrap() {
-                    if r["WhoId"].as_str().is_some_and(|w| w.starts_with("001")) {
+                    if r["WhatId"].as_str().is_some_and(|w| {
+                        self.no_activities.iter().any(|p| w.starts_with(p.as_str()))
+                    }) {
+                        out.push(json!({"success": false, "errors": [{"statusCode": "FIELD_INTEGRITY_EXCEPTION",
+                            "message": "Related To ID: id value of incorrect type", "fields": ["WhatId"]}]}));
+                    } else if r["WhoId"].as_str().is_some_and(|w| w.starts_with("001")) {
                         out.push(json!({"success": false, "errors": [{"statusCode": "MALFORMED_ID",
                             "message": format!("Name ID: id value of incorrect type: {}", r["WhoId"].as_str().unwrap()),
                             "fields": ["WhoId"]}]}));
