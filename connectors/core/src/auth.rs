@@ -358,6 +358,39 @@ pub trait OAuthConnect: Send + Sync {
     }
 }
 
+/// What [`oauth_http`]'s function returns.
+pub type OAuthFuture =
+    std::pin::Pin<Box<dyn Future<Output = Result<http::Response<Vec<u8>>, reqwest::Error>> + Send>>;
+
+/// The HTTP function the `oauth2` crate calls, on a `reqwest` client: each request sent as
+/// built, plus `extra` headers (e.g. Intuit's opt-in for the refresh token's absolute end).
+pub fn oauth_http(
+    client: reqwest::Client,
+    extra: &'static [(&'static str, &'static str)],
+) -> impl Fn(http::Request<Vec<u8>>) -> OAuthFuture {
+    move |request: http::Request<Vec<u8>>| {
+        let client = client.clone();
+        Box::pin(async move {
+            let (parts, body) = request.into_parts();
+            let mut builder = client
+                .request(parts.method, parts.uri.to_string())
+                .headers(parts.headers);
+            for (k, v) in extra {
+                builder = builder.header(*k, *v);
+            }
+            let response = builder.body(body).send().await?;
+            let mut out = http::Response::builder().status(response.status());
+            for (k, v) in response.headers() {
+                out = out.header(k, v);
+            }
+            let body = response.bytes().await?.to_vec();
+            Ok(out
+                .body(body)
+                .expect("status and headers come from a response"))
+        })
+    }
+}
+
 /// An in-memory [`CredentialStore`] for tests of connectors.
 #[derive(Default)]
 pub struct MemoryCredentials {

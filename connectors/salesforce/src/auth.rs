@@ -241,34 +241,8 @@ impl SalesforceAuth {
         }
     }
 
-    fn http_fn(
-        &self,
-    ) -> impl Fn(
-        oauth2::HttpRequest,
-    ) -> std::pin::Pin<
-        Box<dyn Future<Output = Result<oauth2::HttpResponse, reqwest::Error>> + Send>,
-    > + use<> {
-        let client = self.http.clone();
-        move |request: oauth2::HttpRequest| {
-            let client = client.clone();
-            Box::pin(async move {
-                let (parts, body) = request.into_parts();
-                let response = client
-                    .request(parts.method, parts.uri.to_string())
-                    .headers(parts.headers)
-                    .body(body)
-                    .send()
-                    .await?;
-                let mut builder = http::Response::builder().status(response.status());
-                for (k, v) in response.headers() {
-                    builder = builder.header(k, v);
-                }
-                let body = response.bytes().await?.to_vec();
-                Ok(builder
-                    .body(body)
-                    .expect("status and headers come from a response"))
-            })
-        }
+    fn http_fn(&self) -> impl Fn(oauth2::HttpRequest) -> relance_core::auth::OAuthFuture + use<> {
+        relance_core::auth::oauth_http(self.http.clone(), &[])
     }
 
     fn token_set(&self, response: &SfToken, previous: Option<&TokenSet>) -> TokenSet {
