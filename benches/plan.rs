@@ -259,6 +259,8 @@ async fn populate(url: &str, n: u64) {
                     locale: Some("fr".into()),
                     time_zone: None,
                     source_updated_at: None,
+                    address: None,
+                    consumer: None,
                 })
             })
             .collect();

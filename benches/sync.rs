@@ -166,6 +166,8 @@ async fn store_alone(url: &str, n: u64, customers: u64, now: i64) -> Duration {
                         locale: Some("fr-FR".into()),
                         time_zone: None,
                         source_updated_at: None,
+                        address: None,
+                        consumer: None,
                     })
                 })
                 .collect(),

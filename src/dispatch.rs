@@ -305,10 +305,11 @@ impl Dispatcher {
             today: crate::templates::format::date(today, &locale),
             locale: locale.clone(),
             late_fees: self.late_fees(row, invoice, customer, today, &locale),
-            b2c: self
-                .late_payment
-                .kind_of(&customer.name, &customer.external_id)
-                == crate::config::CustomerKindConfig::B2c,
+            b2c: self.late_payment.kind_of(
+                &customer.name,
+                &customer.external_id,
+                customer.kind.as_deref(),
+            ) == crate::config::CustomerKindConfig::B2c,
             instalment: instalment.map(|(n, due, amount, of)| crate::templates::InstalmentView {
                 number: n,
                 of,
@@ -378,7 +379,9 @@ impl Dispatcher {
         let mut input = crate::law::LateFeeInput::new(balance.amount, due, today);
         input.indemnity = self.late_payment.recovery_indemnity;
         let kind = match customer {
-            Some(c) => self.late_payment.kind_of(&c.name, &c.external_id),
+            Some(c) => self
+                .late_payment
+                .kind_of(&c.name, &c.external_id, c.kind.as_deref()),
             None => self.late_payment.customer_kind,
         };
         input.kind = match kind {

@@ -115,8 +115,11 @@ pub async fn approve_letter(
         creditor_email: company.email.clone(),
         debtor: Party {
             name: customer.name.clone(),
-            // Relance does not hold postal addresses yet: the approver completes it.
-            address_lines: customer.email_list().into_iter().take(1).collect(),
+            // The provider's postal address; without one, the e-mail (the approver completes it).
+            address_lines: match customer.address.as_deref() {
+                Some(a) if !a.trim().is_empty() => address_lines(&Some(a.to_string())),
+                _ => customer.email_list().into_iter().take(1).collect(),
+            },
         },
         date: today,
         place: company

@@ -145,15 +145,25 @@ pub struct LatePaymentConfig {
 }
 
 impl LatePaymentConfig {
-    /// The kind of a customer: an override naming it, else the default.
-    pub fn kind_of(&self, name: &str, external_id: &str) -> CustomerKindConfig {
+    /// The kind of a customer: an override naming it, else what the provider says (`b2c`,
+    /// `b2b`), else the default.
+    pub fn kind_of(
+        &self,
+        name: &str,
+        external_id: &str,
+        provider: Option<&str>,
+    ) -> CustomerKindConfig {
         let named = |list: &[String]| list.iter().any(|c| c == name || c == external_id);
         if named(&self.b2c_customers) {
             CustomerKindConfig::B2c
         } else if named(&self.b2b_customers) {
             CustomerKindConfig::B2b
         } else {
-            self.customer_kind
+            match provider {
+                Some("b2c") => CustomerKindConfig::B2c,
+                Some("b2b") => CustomerKindConfig::B2b,
+                _ => self.customer_kind,
+            }
         }
     }
 }

@@ -328,6 +328,12 @@ pub struct CustomerRow {
     pub paused_until: Option<NaiveDate>,
     /// Why it is paused.
     pub pause_reason: Option<String>,
+    /// Postal address, when the provider has one.
+    #[sqlx(default)]
+    pub address: Option<String>,
+    /// `b2c` or `b2b` when the provider says.
+    #[sqlx(default)]
+    pub kind: Option<String>,
 }
 
 impl CustomerRow {

@@ -236,7 +236,7 @@ impl Store {
         };
         let customer: CustomerRow = on_pool!(self, |pool| sqlx::query_as(
             "SELECT id, connector_id, external_id, name, emails, phone, locale, time_zone, \
-             excluded, paused_until, pause_reason FROM customers WHERE id = $1"
+             excluded, paused_until, pause_reason, address, kind FROM customers WHERE id = $1"
         )
         .bind(invoice.customer_id)
         .fetch_one(pool)

@@ -131,6 +131,8 @@ impl JsonRow {
             excluded: c_excluded.get(),
             paused_until: c_paused_until,
             pause_reason: c_pause_reason,
+            address: None,
+            kind: None,
         };
         let invoice = InvoiceRow {
             id,

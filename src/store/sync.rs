@@ -142,7 +142,7 @@ fn customers_stmt(
 ) -> Stmt {
     Rows {
         insert: "INSERT INTO customers (connector_id, external_id, name, emails, phone, locale, \
-                 time_zone, source_updated_at, created_at, updated_at)",
+                 time_zone, source_updated_at, address, kind, created_at, updated_at)",
         fixed: vec![connector.into(), now.into()],
         columns: vec![
             (
@@ -180,14 +180,32 @@ fn customers_stmt(
                 "timestamptz",
                 rows.iter().map(|c| c.source_updated_at.into()).collect(),
             ),
+            (
+                "address",
+                "text",
+                rows.iter().map(|c| c.address.clone().into()).collect(),
+            ),
+            (
+                "kind",
+                "text",
+                rows.iter()
+                    .map(|c| {
+                        c.consumer
+                            .map(|b| if b { "b2c" } else { "b2b" }.to_string())
+                            .into()
+                    })
+                    .collect(),
+            ),
         ],
-        values: "($1, {0}, {1}, {2}, {3}, {4}, {5}, {6}, $2, $2)",
+        values: "($1, {0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}, $2, $2)",
         select: "$1, t.external_id, t.name, t.emails, t.phone, t.locale, t.time_zone, \
-                 t.source_updated_at, $2, $2",
+                 t.source_updated_at, t.address, t.kind, $2, $2",
         join: "",
         tail: "ON CONFLICT (connector_id, external_id) DO UPDATE SET name = excluded.name, \
                emails = excluded.emails, phone = excluded.phone, locale = excluded.locale, \
                time_zone = COALESCE(excluded.time_zone, customers.time_zone), \
+               address = COALESCE(excluded.address, customers.address), \
+               kind = COALESCE(excluded.kind, customers.kind), \
                source_updated_at = excluded.source_updated_at, updated_at = excluded.updated_at \
                WHERE customers.source_updated_at IS NULL OR excluded.source_updated_at IS NULL \
                OR excluded.source_updated_at >= customers.source_updated_at"

@@ -20,6 +20,8 @@ fn customer(i: usize) -> Customer {
         locale: Some("fr".into()),
         time_zone: None,
         source_updated_at: None,
+        address: None,
+        consumer: None,
     }
 }
 

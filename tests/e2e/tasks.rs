@@ -9,8 +9,8 @@ use crate::common::db::TestDb;
 use crate::common::smtp::SmtpSink;
 use crate::common::{Setup, relance, run, scalar, stderr, stdout, write_config};
 
-const CSV: &str = "number,customer,email,locale,total,balance,currency,issued_on,due_on,status\n\
-F-1,Brasserie du Port,a@brasserie.example,fr,1248.00,1248.00,EUR,2026-12-01,2027-01-15,open\n";
+const CSV: &str = "number,customer,email,locale,total,balance,currency,issued_on,due_on,status,address\n\
+F-1,Brasserie du Port,a@brasserie.example,fr,1248.00,1248.00,EUR,2026-12-01,2027-01-15,open,\"4 quai des Bateliers, 67000 Strasbourg\"\n";
 
 const POLICY: &str = "policy:
   max_automatic_reminders: 1
@@ -175,6 +175,28 @@ both_backends!(review_queue_through_the_binary, |db: TestDb| async move {
     assert_eq!(letters.len(), 1);
     let pdf = std::fs::read(letters[0].path()).unwrap();
     assert!(pdf.starts_with(b"%PDF"));
+    // Both parties' addresses, the invoice and the amounts, read back from the PDF.
+    let doc = lopdf::Document::load_mem(&pdf).unwrap();
+    let pages: Vec<u32> = doc.get_pages().keys().copied().collect();
+    let text = doc
+        .extract_text(&pages)
+        .unwrap()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    for expected in [
+        "Brasserie du Port",
+        "4 quai des Bateliers",
+        "67000 Strasbourg",
+        "F-1",
+        "Mise en demeure",
+        "L441-10",
+    ] {
+        assert!(
+            text.contains(expected),
+            "`{expected}` missing from the letter: {text}"
+        );
+    }
     let to_approver: Vec<_> = smtp
         .messages()
         .into_iter()
@@ -688,9 +710,10 @@ both_backends!(
         let csv = db.dir.path().join("invoices.csv");
         std::fs::write(
         &csv,
-        "number,customer,email,locale,total,balance,currency,issued_on,due_on,status\n\
-         F-1,Brasserie du Port,a@brasserie.example,fr,1248.00,1248.00,EUR,2026-01-01,2026-02-01,open\n\
-         F-2,Jeanne Martin,jeanne@example.com,fr,300.00,300.00,EUR,2026-01-01,2026-02-01,open\n",
+        "number,customer,email,locale,total,balance,currency,issued_on,due_on,status,customer_kind\n\
+         F-1,Brasserie du Port,a@brasserie.example,fr,1248.00,1248.00,EUR,2026-01-01,2026-02-01,open,\n\
+         F-2,Jeanne Martin,jeanne@example.com,fr,300.00,300.00,EUR,2026-01-01,2026-02-01,open,\n\
+         F-3,Paul Durand,paul@example.com,fr,200.00,200.00,EUR,2026-01-01,2026-02-01,open,b2c\n",
     )
     .unwrap();
         let mut setup = Setup::new(&db.url, &smtp.url());
@@ -728,6 +751,12 @@ both_backends!(
         assert!(
             !consumer.contains("L441-10"),
             "no B2B penalties for a consumer:\n{consumer}"
+        );
+        // Marked a consumer by the source (a CSV column, a connector field) instead.
+        let marked = firm("paul@example.com");
+        assert!(
+            !marked.contains("L441-10") && !marked.contains("40,00"),
+            "{marked}"
         );
     }
 );

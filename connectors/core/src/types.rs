@@ -82,6 +82,12 @@ pub struct Customer {
     pub time_zone: Option<String>,
     /// When the provider last changed it, if it says.
     pub source_updated_at: Option<DateTime<Utc>>,
+    /// Postal address, lines joined with `, ` (for letters), when the provider has one.
+    #[serde(default)]
+    pub address: Option<String>,
+    /// True for a private individual (B2C), false for a business, when the provider says.
+    #[serde(default)]
+    pub consumer: Option<bool>,
 }
 
 /// What an invoice says about its customer, used only when the customer itself is not known

@@ -29,6 +29,8 @@ const COLUMNS: &[(&str, &[&str])] = &[
     ("status", &["status", "statut"]),
     ("paid_on", &["paid_on", "paid_at", "payment_date"]),
     ("payment_url", &["payment_url", "payment_link", "url"]),
+    ("address", &["address", "adresse", "billing_address"]),
+    ("customer_kind", &["customer_kind", "kind", "type_client"]),
 ];
 
 const REQUIRED: &[&str] = &["number", "customer", "total"];
@@ -254,6 +256,13 @@ fn row(
         locale: field("locale").map(str::to_string),
         time_zone: None,
         source_updated_at: Some(updated_at),
+        address: field("address").map(str::to_string),
+        consumer: match field("customer_kind").map(|k| k.to_ascii_lowercase()) {
+            None => None,
+            Some(k) if k == "b2c" || k == "consumer" || k == "particulier" => Some(true),
+            Some(k) if k == "b2b" || k == "business" || k == "professionnel" => Some(false),
+            Some(k) => return Err(format!("customer_kind `{k}`: expected b2b or b2c")),
+        },
     };
     let invoice = Invoice {
         external_id: field("id").unwrap_or(&number).to_string(),
@@ -385,5 +394,40 @@ mod tests {
             .collect();
         assert_eq!(customers.len(), 1);
         assert_eq!(customers[0].emails, vec!["a@x.fr", "b@x.fr"]);
+    }
+
+    #[test]
+    fn address_and_customer_kind_columns() {
+        let text = "number,customer,total,adresse,type_client\n\
+                    F-1,A,1,\"4 quai des Bateliers, 67000 Strasbourg\",particulier\n\
+                    F-2,B,1,,B2B\n\
+                    F-3,C,1,,\n\
+                    F-4,D,1,,maybe\n";
+        let p = parse(text, b',', Currency::EUR, at());
+        let customers: Vec<&Customer> = p
+            .changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::Customer(c) => Some(c),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(customers.len(), 3, "{:?}", p.errors);
+        assert_eq!(
+            customers[0].address.as_deref(),
+            Some("4 quai des Bateliers, 67000 Strasbourg")
+        );
+        assert_eq!(customers[0].consumer, Some(true));
+        assert_eq!(customers[1].consumer, Some(false));
+        assert_eq!(
+            (customers[2].address.as_ref(), customers[2].consumer),
+            (None, None)
+        );
+        assert_eq!(p.errors.len(), 1);
+        assert!(
+            p.errors[0].starts_with("line 5:") && p.errors[0].contains("`maybe`"),
+            "{}",
+            p.errors[0]
+        );
     }
 }

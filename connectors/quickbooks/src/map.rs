@@ -160,6 +160,8 @@ pub fn customer(c: &QboCustomer) -> Change {
         locale: None,
         time_zone: None,
         source_updated_at: updated(c.meta_data.as_ref()),
+        address: c.bill_addr.as_ref().and_then(|a| a.one_line()),
+        consumer: None,
     })
 }
 
@@ -293,6 +295,20 @@ mod tests {
         .unwrap();
         assert_eq!(inv.total_amt, Some(Decimal::new(1, 1)));
         assert_eq!(inv.balance, Some(Decimal::new(100, 0)));
+    }
+
+    #[test]
+    fn the_documented_customer_with_its_postal_address() {
+        let c: crate::model::CustomerEnvelope =
+            serde_json::from_slice(&fixture("customer.json")).unwrap();
+        let Change::Customer(c) = customer(&c.customer) else {
+            panic!()
+        };
+        assert_eq!(
+            c.address.as_deref(),
+            Some("12 quai du Port, 13002 Marseille")
+        );
+        assert_eq!(c.phone.as_deref(), Some("+33 4 91 00 00 00"));
     }
 
     #[test]

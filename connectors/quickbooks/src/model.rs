@@ -125,6 +125,48 @@ pub struct QboCustomer {
     pub currency_ref: Option<Ref>,
     #[serde(default)]
     pub active: Option<bool>,
+    #[serde(default)]
+    pub bill_addr: Option<PhysicalAddress>,
+}
+
+/// A postal address (`BillAddr`).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct PhysicalAddress {
+    #[serde(default)]
+    pub line1: Option<String>,
+    #[serde(default)]
+    pub line2: Option<String>,
+    #[serde(default)]
+    pub postal_code: Option<String>,
+    #[serde(default)]
+    pub city: Option<String>,
+    #[serde(default)]
+    pub country: Option<String>,
+}
+
+impl PhysicalAddress {
+    /// One line: `12 quai du Port, 13002 Marseille`; `None` when empty.
+    pub fn one_line(&self) -> Option<String> {
+        let city = [self.postal_code.as_deref(), self.city.as_deref()]
+            .into_iter()
+            .flatten()
+            .filter(|s| !s.trim().is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let parts: Vec<String> = [
+            self.line1.clone(),
+            self.line2.clone(),
+            Some(city),
+            self.country.clone(),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+        (!parts.is_empty()).then(|| parts.join(", "))
+    }
 }
 
 /// One line of a payment.

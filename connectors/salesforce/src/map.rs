@@ -186,6 +186,8 @@ pub fn account(rec: &Record) -> Option<Change> {
         locale: None,
         time_zone: None,
         source_updated_at: text(rec, "SystemModstamp").and_then(|s| datetime(&s)),
+        address: None,
+        consumer: None,
     }))
 }
 

@@ -234,6 +234,8 @@ pub fn customer(c: &model::Customer) -> Option<Customer> {
             .filter(|l| !l.is_empty()),
         time_zone: None,
         source_updated_at: None,
+        address: c.address.as_ref().and_then(model::Address::one_line),
+        consumer: None,
     })
 }
 

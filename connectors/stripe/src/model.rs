@@ -125,6 +125,9 @@ pub struct Customer {
     pub phone: Option<String>,
     /// Ordered locales (`["fr-FR"]`).
     pub preferred_locales: Option<Vec<String>>,
+    /// Billing address.
+    #[serde(default)]
+    pub address: Option<Address>,
     /// Created, Unix seconds.
     pub created: Option<i64>,
 }
@@ -260,4 +263,48 @@ pub struct CheckoutSession {
     /// Methods offered.
     #[serde(default)]
     pub payment_method_types: Vec<String>,
+}
+
+/// A postal address.
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct Address {
+    /// Street.
+    #[serde(default)]
+    pub line1: Option<String>,
+    /// More of it.
+    #[serde(default)]
+    pub line2: Option<String>,
+    /// Postal code.
+    #[serde(default)]
+    pub postal_code: Option<String>,
+    /// City.
+    #[serde(default)]
+    pub city: Option<String>,
+    /// ISO country code.
+    #[serde(default)]
+    pub country: Option<String>,
+}
+
+impl Address {
+    /// One line: `12 rue X, 67000 Strasbourg, FR`; `None` when empty.
+    pub fn one_line(&self) -> Option<String> {
+        let city = [self.postal_code.as_deref(), self.city.as_deref()]
+            .into_iter()
+            .flatten()
+            .filter(|s| !s.trim().is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let parts: Vec<String> = [
+            self.line1.clone(),
+            self.line2.clone(),
+            Some(city),
+            self.country.clone(),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+        (!parts.is_empty()).then(|| parts.join(", "))
+    }
 }
