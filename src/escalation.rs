@@ -148,7 +148,7 @@ pub async fn approve_letter(
         rate_text,
         deadline_days: 8,
         payment_url: invoice.payment_url.clone(),
-        bank: None,
+        bank: company.bank.clone(),
     };
     let pdf = crate::letters::render_pdf(&letter)?;
     let dir = letters_dir(app);

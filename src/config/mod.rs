@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 use serde_yaml_ng::Value;
 
 use crate::policy::config::Policy;
-pub use sections::{ConnectorSettings, EmailConfig, siren_is_valid};
+pub use sections::{ConnectorSettings, EmailConfig, iban_formatted, siren_is_valid};
 
 /// One problem in the configuration, at a YAML path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,6 +92,8 @@ pub struct CompanyConfig {
     pub address: Option<String>,
     /// SIREN (nine digits), shown on formal notices.
     pub siren: Option<String>,
+    /// Bank details for a transfer (`IBAN FR76 … – BIC …`), from `iban` and `bic`; on letters.
+    pub bank: Option<String>,
     /// ISO country code (`FR`).
     pub country: String,
     /// Public holidays: `FR`, `FR-alsace-moselle` or `none`.

@@ -93,6 +93,10 @@ struct RawCompany {
     #[serde(default)]
     siren: Option<String>,
     #[serde(default)]
+    iban: Option<String>,
+    #[serde(default)]
+    bic: Option<String>,
+    #[serde(default)]
     country: Option<String>,
     #[serde(default)]
     holidays: Option<String>,
@@ -127,6 +131,39 @@ struct RawLatePayment {
     b2c_customers: Vec<String>,
     #[serde(default)]
     b2b_customers: Vec<String>,
+}
+
+/// An IBAN in groups of four (`FR76 3000 6000 …`) when it is one: 15 to 34 letters and digits,
+/// a country code, and the ISO 13616 check (mod 97 = 1). Spaces may be anywhere.
+pub fn iban_formatted(s: &str) -> Option<String> {
+    let iban: String = s
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    if !(15..=34).contains(&iban.len())
+        || !iban.chars().all(|c| c.is_ascii_alphanumeric())
+        || !iban[..2].chars().all(|c| c.is_ascii_alphabetic())
+        || !iban[2..4].chars().all(|c| c.is_ascii_digit())
+    {
+        return None;
+    }
+    let rearranged = iban[4..].chars().chain(iban[..4].chars());
+    let remainder = rearranged.fold(0u32, |acc, c| {
+        let v = c.to_digit(36).expect("alphanumeric");
+        if v >= 10 {
+            (acc * 100 + v) % 97
+        } else {
+            (acc * 10 + v) % 97
+        }
+    });
+    (remainder == 1).then(|| {
+        iban.as_bytes()
+            .chunks(4)
+            .map(|c| std::str::from_utf8(c).expect("ascii"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    })
 }
 
 /// Checks a SIREN: nine digits with a valid Luhn key.
@@ -483,6 +520,32 @@ fn company(ctx: Ctx<'_>, v: Value, issues: &mut Issues) -> Option<CompanyConfig>
             format!("`{siren}` is not a SIREN (nine digits)"),
         );
     }
+    let iban = raw.iban.as_deref().and_then(|i| {
+        let formatted = iban_formatted(i);
+        if formatted.is_none() {
+            issues.push(
+                "company.iban",
+                format!("`{i}` is not a valid IBAN (its check digits do not match)"),
+            );
+        }
+        formatted
+    });
+    if let Some(bic) = &raw.bic {
+        let b = bic.trim();
+        if !((b.len() == 8 || b.len() == 11) && b.chars().all(|c| c.is_ascii_alphanumeric())) {
+            issues.push(
+                "company.bic",
+                format!("`{bic}` is not a BIC (8 or 11 letters and digits)"),
+            );
+        }
+        if raw.iban.is_none() {
+            issues.push("company.bic", "given without `company.iban`");
+        }
+    }
+    let bank = iban.map(|iban| match &raw.bic {
+        Some(bic) => format!("IBAN {iban} – BIC {}", bic.trim().to_ascii_uppercase()),
+        None => format!("IBAN {iban}"),
+    });
     let country = raw.country.clone().unwrap_or_else(|| "FR".into());
     if country.len() != 2 || !country.chars().all(|c| c.is_ascii_uppercase()) {
         issues.push(
@@ -556,6 +619,7 @@ fn company(ctx: Ctx<'_>, v: Value, issues: &mut Issues) -> Option<CompanyConfig>
         locale: raw.locale.to_ascii_lowercase(),
         address: raw.address,
         siren: raw.siren,
+        bank,
         country,
         holidays,
         send_days,

@@ -259,3 +259,34 @@ fn paths_are_resolved_and_folded() {
         Path::new("/abs")
     );
 }
+
+#[test]
+fn bank_details_are_checked_and_formatted_for_letters() {
+    let with = |iban: &str, bic: &str| {
+        ISSUE_YAML.replace(
+            "  locale: fr\n",
+            &format!("  locale: fr\n  iban: \"{iban}\"\n  bic: \"{bic}\"\n"),
+        )
+    };
+    // The example IBAN of the French banking federation, spaces anywhere, lower case.
+    let c = parse_text(&with("fr7630006000011234567890189", "agrifrpp")).unwrap();
+    assert_eq!(
+        c.company.bank.as_deref(),
+        Some("IBAN FR76 3000 6000 0112 3456 7890 189 – BIC AGRIFRPP")
+    );
+    // One digit changed: the check digits no longer match.
+    let issues = parse_text(&with("FR76 3000 6000 0112 3456 7890 188", "AGRIFRPP")).unwrap_err();
+    assert_eq!(paths(&issues), vec!["company.iban"], "{issues}");
+    let issues = parse_text(&with("FR76 3000 6000 0112 3456 7890 189", "AGRI")).unwrap_err();
+    assert_eq!(paths(&issues), vec!["company.bic"], "{issues}");
+    assert_eq!(parse_text(ISSUE_YAML).unwrap().company.bank, None);
+    assert_eq!(
+        iban_formatted("DE89 3704 0044 0532 0130 00").as_deref(),
+        Some("DE89 3704 0044 0532 0130 00")
+    );
+    assert_eq!(
+        iban_formatted("GB82 WEST 1234 5698 7654 32").as_deref(),
+        Some("GB82 WEST 1234 5698 7654 32")
+    );
+    assert_eq!(iban_formatted("not an iban"), None);
+}

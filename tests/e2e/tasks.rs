@@ -40,7 +40,10 @@ fn config(db: &TestDb, smtp: &str) -> std::path::PathBuf {
     table.push_str("2026-S2,2026-07-01,2026-12-31,2.15,12.15,2.62,6.67,test fixture\n");
     table.push_str("2027-S1,2027-01-01,2027-06-30,2.15,12.15,2.62,6.67,test fixture\n");
     std::fs::write(&rates, table).unwrap();
-    let text = std::fs::read_to_string(&path).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        "  locale: fr\n",
+        "  locale: fr\n  iban: FR7630006000011234567890189\n  bic: AGRIFRPP\n",
+    );
     let start = text.find("policy:").unwrap();
     let end = text.find("templates:").unwrap();
     std::fs::write(
@@ -191,6 +194,7 @@ both_backends!(review_queue_through_the_binary, |db: TestDb| async move {
         "F-1",
         "Mise en demeure",
         "L441-10",
+        "IBAN FR76 3000 6000 0112 3456 7890 189",
     ] {
         assert!(
             text.contains(expected),
