@@ -235,6 +235,7 @@ impl Dispatcher {
         customer: &CustomerRow,
         listed: &[InvoiceRow],
         instalment: Option<(usize, chrono::NaiveDate, relance_core::Money, usize)>,
+        facts: &crate::store::LateFeeFacts,
     ) -> Result<OutgoingMessage, String> {
         let to: Vec<String> = match &invoice.email {
             Some(e) if !e.trim().is_empty() => vec![e.trim().to_string()],
@@ -304,7 +305,7 @@ impl Dispatcher {
             step: row.step.clone(),
             today: crate::templates::format::date(today, &locale),
             locale: locale.clone(),
-            late_fees: self.late_fees(row, invoice, customer, today, &locale),
+            late_fees: self.late_fees(row, invoice, customer, facts, today, &locale),
             b2c: self.late_payment.kind_of(
                 &customer.name,
                 &customer.external_id,
@@ -343,6 +344,7 @@ impl Dispatcher {
         row: &ClaimedReminder,
         invoice: &InvoiceRow,
         customer: &CustomerRow,
+        facts: &crate::store::LateFeeFacts,
         today: chrono::NaiveDate,
         locale: &str,
     ) -> Option<crate::templates::LateFeesView> {
@@ -351,7 +353,7 @@ impl Dispatcher {
             return None;
         }
         let balance = invoice.balance();
-        match self.late_fee_result(invoice, Some(customer), today)? {
+        match self.late_fee_result(invoice, Some(customer), facts, today)? {
             // A consumer owes nothing of the kind before a formal notice: no section at all.
             Ok(r) if r.interest.is_zero() && r.indemnity.is_zero() => None,
             Ok(r) => Some(crate::templates::LateFeesView::new(
@@ -366,31 +368,35 @@ impl Dispatcher {
         }
     }
 
-    /// Interest and indemnity on an invoice's open balance up to `today`, under the
-    /// configured late-payment settings (`None` without a due date).
+    /// Interest and indemnity on an invoice up to `today`, under the configured late-payment
+    /// settings (`None` without a due date). The payments the store knows are applied on their
+    /// days (interest runs on the larger balance before each), the open balance stays what
+    /// the provider says: the principal is the open balance plus those payments, so anything
+    /// else that lowered the invoice (a credit note, a discount, a payment the provider did not
+    /// date) counts as before the due date and never earns interest. A consumer's interest
+    /// runs from the first formal notice sent.
     pub fn late_fee_result(
         &self,
         invoice: &InvoiceRow,
         customer: Option<&CustomerRow>,
+        facts: &crate::store::LateFeeFacts,
         today: chrono::NaiveDate,
     ) -> Option<Result<crate::law::LateFeeResult, crate::law::LawError>> {
-        let due = invoice.due_on?;
-        let balance = invoice.balance();
-        let mut input = crate::law::LateFeeInput::new(balance.amount, due, today);
-        input.indemnity = self.late_payment.recovery_indemnity;
         let kind = match customer {
             Some(c) => self
                 .late_payment
                 .kind_of(&c.name, &c.external_id, c.kind.as_deref()),
             None => self.late_payment.customer_kind,
         };
-        input.kind = match kind {
-            crate::config::CustomerKindConfig::B2b => crate::law::CustomerKind::B2b,
-            crate::config::CustomerKindConfig::B2c => crate::law::CustomerKind::B2c,
-        };
-        if let crate::config::PenaltyRate::Contractual(r) = self.late_payment.penalty_rate {
-            input.contractual_rate = Some(r);
-        }
+        let input = late_fee_input(
+            &self.late_payment,
+            self.company.timezone,
+            invoice.balance(),
+            invoice.due_on?,
+            kind,
+            facts,
+            today,
+        );
         Some(crate::law::compute(&self.rates, &input))
     }
 
@@ -462,7 +468,11 @@ impl Dispatcher {
                 }),
             None => None,
         };
-        let message = match self.message(row, &invoice, &customer, &listed, instalment) {
+        let facts = self
+            .store
+            .late_fee_facts(invoice.id, &invoice.currency)
+            .await?;
+        let message = match self.message(row, &invoice, &customer, &listed, instalment, &facts) {
             Ok(m) => m,
             Err(reason) => {
                 tracing::error!(error = %reason, "cannot build the reminder");
@@ -587,9 +597,146 @@ impl Dispatcher {
     }
 }
 
+/// The late-payment computation's input for an invoice with this open balance and due date:
+/// the store's payments on their days (those after `today` left out), the principal being the
+/// open balance plus those payments, the formal notice's day, the customer's kind and the
+/// configured rate and indemnity. See [`Dispatcher::late_fee_result`].
+pub fn late_fee_input(
+    late_payment: &crate::config::LatePaymentConfig,
+    tz: chrono_tz::Tz,
+    balance: relance_core::Money,
+    due: chrono::NaiveDate,
+    kind: crate::config::CustomerKindConfig,
+    facts: &crate::store::LateFeeFacts,
+    today: chrono::NaiveDate,
+) -> crate::law::LateFeeInput {
+    let payments: Vec<crate::law::Payment> = facts
+        .payments
+        .iter()
+        .map(|(at, minor)| crate::law::Payment {
+            date: day_in(*at, tz),
+            amount: relance_core::Money::from_minor(*minor, balance.currency).amount,
+        })
+        .filter(|p| p.date <= today && p.amount > rust_decimal::Decimal::ZERO)
+        .collect();
+    let paid: rust_decimal::Decimal = payments.iter().map(|p| p.amount).sum();
+    let mut input = crate::law::LateFeeInput::new(balance.amount + paid, due, today);
+    input.payments = payments;
+    input.notice = facts
+        .notice
+        .map(|at| day_in(at, tz))
+        .filter(|d| *d <= today);
+    input.indemnity = late_payment.recovery_indemnity;
+    input.kind = match kind {
+        crate::config::CustomerKindConfig::B2b => crate::law::CustomerKind::B2b,
+        crate::config::CustomerKindConfig::B2c => crate::law::CustomerKind::B2c,
+    };
+    if let crate::config::PenaltyRate::Contractual(r) = late_payment.penalty_rate {
+        input.contractual_rate = Some(r);
+    }
+    input
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    mod late_fees {
+        use super::*;
+        use crate::config::{CustomerKindConfig, LatePaymentConfig};
+        use crate::store::LateFeeFacts;
+        use chrono::{NaiveDate, TimeZone};
+        use relance_core::{Currency, Money};
+        use rust_decimal::Decimal;
+
+        fn dec(s: &str) -> Decimal {
+            s.parse().unwrap()
+        }
+
+        fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+            NaiveDate::from_ymd_opt(y, m, day).unwrap()
+        }
+
+        fn at(y: i32, m: u32, day: u32, h: u32, min: u32) -> chrono::DateTime<Utc> {
+            Utc.with_ymd_and_hms(y, m, day, h, min, 0).unwrap()
+        }
+
+        fn figures(
+            balance_minor: i64,
+            kind: CustomerKindConfig,
+            facts: &LateFeeFacts,
+            today: NaiveDate,
+        ) -> (crate::law::LateFeeInput, crate::law::LateFeeResult) {
+            let input = late_fee_input(
+                &LatePaymentConfig::default(),
+                chrono_tz::Europe::Paris,
+                Money::from_minor(balance_minor, Currency::EUR),
+                d(2025, 1, 15),
+                kind,
+                facts,
+                today,
+            );
+            let result = crate::law::compute(crate::law::RatesTable::embedded(), &input).unwrap();
+            (input, result)
+        }
+
+        /// 1248.00 invoiced, 500.00 paid on 14 Feb 2025, 748.00 still open on 16 March
+        /// (2025-S1: ECB 3.15 + 10 = 13.15 %):
+        ///   16 Jan–14 Feb, 30 days on 1248.00: 1248 × 13.15 % × 30/365 = 13.4886
+        ///   15 Feb–16 Mar, 30 days on  748.00:  748 × 13.15 % × 30/365 =  8.0845
+        ///   interest 21.5731 → 21.57; + 40.00 indemnity + 748.00 = 809.57.
+        /// Without the payment's date it would be 748 × 13.15 % × 60/365 = 16.17.
+        #[test]
+        fn a_partial_payment_is_applied_on_its_day() {
+            let facts = LateFeeFacts {
+                payments: vec![(at(2025, 2, 14, 10, 0), 50_000)],
+                notice: None,
+            };
+            let (input, r) = figures(74_800, CustomerKindConfig::B2b, &facts, d(2025, 3, 16));
+            assert_eq!(input.amount, dec("1248.00"));
+            assert_eq!(r.periods.len(), 2);
+            assert_eq!(r.interest, dec("21.57"));
+            assert_eq!(r.indemnity, dec("40.00"));
+            assert_eq!(r.balance, dec("748.00"));
+            assert_eq!(r.total, dec("809.57"));
+        }
+
+        /// A payment received at 23:30 UTC on 14 Feb is 15 Feb in Paris, where the company
+        /// counts its days; one received after `today` is not counted yet.
+        #[test]
+        fn payments_are_dated_in_the_company_time_zone_and_future_ones_ignored() {
+            let facts = LateFeeFacts {
+                payments: vec![
+                    (at(2025, 2, 14, 23, 30), 50_000),
+                    (at(2025, 4, 1, 9, 0), 10_000),
+                ],
+                notice: None,
+            };
+            let (input, r) = figures(74_800, CustomerKindConfig::B2b, &facts, d(2025, 3, 16));
+            assert_eq!(input.payments.len(), 1);
+            assert_eq!(input.payments[0].date, d(2025, 2, 15));
+            assert_eq!(input.amount, dec("1248.00"));
+            assert_eq!(r.balance, dec("748.00"));
+        }
+
+        /// A consumer owes nothing before the formal notice; from the day after it, the legal
+        /// rate (2025-S1, 3.71 %): 300 × 3.71 % × 24/365 (21 Feb–16 Mar) = 0.7318 → 0.73.
+        #[test]
+        fn a_consumer_owes_legal_interest_from_the_formal_notice() {
+            let none = LateFeeFacts::default();
+            let (_, before) = figures(30_000, CustomerKindConfig::B2c, &none, d(2025, 3, 16));
+            assert_eq!((before.interest, before.indemnity), (dec("0"), dec("0")));
+            let noticed = LateFeeFacts {
+                payments: Vec::new(),
+                notice: Some(at(2025, 2, 20, 9, 0)),
+            };
+            let (input, after) = figures(30_000, CustomerKindConfig::B2c, &noticed, d(2025, 3, 16));
+            assert_eq!(input.notice, Some(d(2025, 2, 20)));
+            assert_eq!(after.interest, dec("0.73"));
+            assert_eq!(after.indemnity, dec("0"));
+            assert_eq!(after.total, dec("300.73"));
+        }
+    }
 
     #[test]
     fn backoff_grows_then_caps() {

@@ -54,9 +54,14 @@ pub async fn approve_letter(
     let step = app.config.policy.steps.iter().find(|s| s.id == task.step);
     let registered = step.is_some_and(|s| s.registered);
     let due = invoice.due_on.ok_or("the invoice has no due date")?;
+    let facts = app
+        .store
+        .late_fee_facts(invoice.id, &invoice.currency)
+        .await
+        .map_err(|e| e.to_string())?;
     let fees = app
         .dispatcher
-        .late_fee_result(&invoice, Some(&customer), today)
+        .late_fee_result(&invoice, Some(&customer), &facts, today)
         .ok_or("the invoice has no due date")?
         .map_err(|e| format!("late-payment figures cannot be computed: {e}"))?;
     let mut rates: Vec<Decimal> = Vec::new();
@@ -70,6 +75,11 @@ pub async fn approve_letter(
         .clone()
         .unwrap_or_else(|| company.locale.clone());
     let fr = !locale.starts_with("en");
+    let consumer = app.config.late_payment.kind_of(
+        &customer.name,
+        &customer.external_id,
+        customer.kind.as_deref(),
+    ) == crate::config::CustomerKindConfig::B2c;
     let rate_text = if rates.is_empty() {
         if fr {
             "aucune pénalité à ce jour".to_string()
@@ -89,10 +99,11 @@ pub async fn approve_letter(
             })
             .collect::<Vec<_>>()
             .join(" / ");
-        if fr {
-            format!("taux annuel de {list} (article L441-10 du Code de commerce)")
-        } else {
-            format!("{list} a year (French Commercial Code, article L441-10)")
+        match (fr, consumer) {
+            (true, false) => format!("taux annuel de {list} (article L441-10 du Code de commerce)"),
+            (false, false) => format!("{list} a year (French Commercial Code, article L441-10)"),
+            (true, true) => format!("taux de l'intérêt légal, {list} l'an"),
+            (false, true) => format!("the legal interest rate, {list} a year"),
         }
     };
     let address_lines = |a: &Option<String>| -> Vec<String> {
@@ -149,6 +160,7 @@ pub async fn approve_letter(
         deadline_days: 8,
         payment_url: invoice.payment_url.clone(),
         bank: company.bank.clone(),
+        consumer,
     };
     let pdf = crate::letters::render_pdf(&letter)?;
     let dir = letters_dir(app);
@@ -177,12 +189,21 @@ pub async fn approve_letter(
             ),
             text: format!(
                 "La {kind} pour {} (facture {}, total réclamé {} {}) est jointe ({}).\n\
-                 Complétez l'adresse postale, signez, puis postez-la{}.\n",
+                 {}signez-la, puis postez-la{}.\n",
                 customer.name,
                 invoice.number,
                 fees.total,
                 invoice.currency,
                 path.display(),
+                if customer
+                    .address
+                    .as_deref()
+                    .is_some_and(|a| !a.trim().is_empty())
+                {
+                    "Vérifiez l'adresse du débiteur, "
+                } else {
+                    "Complétez l'adresse postale du débiteur (la source n'en donne pas), "
+                },
                 if registered {
                     " en recommandé avec accusé de réception"
                 } else {
@@ -225,9 +246,14 @@ pub async fn approve_handoff(
         .invoice_history(task.invoice_id)
         .await
         .map_err(|e| e.to_string())?;
+    let facts = app
+        .store
+        .late_fee_facts(invoice.id, &invoice.currency)
+        .await
+        .map_err(|e| e.to_string())?;
     let fees = app
         .dispatcher
-        .late_fee_result(&invoice, Some(&customer), today);
+        .late_fee_result(&invoice, Some(&customer), &facts, today);
     let dir = dossiers_dir(app).join(format!("{}-{}", safe(&customer.name), customer.id));
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let amounts = match &fees {

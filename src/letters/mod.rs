@@ -87,6 +87,9 @@ pub struct Letter {
     pub payment_url: Option<String>,
     /// Bank details for a transfer, e.g. `IBAN FR76 … BIC …`.
     pub bank: Option<String>,
+    /// The debtor is a consumer: no commercial-code penalties or indemnity; interest at the
+    /// legal rate runs from a formal notice (C. civ. 1231-6, 1344-1).
+    pub consumer: bool,
 }
 
 /// The language of the letter.
@@ -529,18 +532,22 @@ fn row(layout: &mut Layout, lang: Lang, cells: &[String; 7], font: Font, shade: 
     layout.y -= ROW;
 }
 
-fn header_row(layout: &mut Layout, lang: Lang) {
-    let cells = columns(lang).map(|(t, _, _)| t.to_string());
+fn header_row(layout: &mut Layout, lang: Lang, consumer: bool) {
+    let mut cells = columns(lang).map(|(t, _, _)| t.to_string());
+    if consumer && lang == Lang::Fr {
+        // Legal interest, not the commercial code's penalties.
+        cells[5] = "Intérêts".into();
+    }
     row(layout, lang, &cells, Font::Bold, Some(0.9));
 }
 
 fn invoice_table(layout: &mut Layout, letter: &Letter, lang: Lang, totals: &Totals) {
     let cur = &letter.currency;
     layout.ensure(3.0 * ROW);
-    header_row(layout, lang);
+    header_row(layout, lang, letter.consumer);
     for inv in &letter.invoices {
         if layout.ensure(ROW) {
-            header_row(layout, lang);
+            header_row(layout, lang, letter.consumer);
         }
         let cells = [
             inv.number.clone(),
@@ -555,7 +562,7 @@ fn invoice_table(layout: &mut Layout, letter: &Letter, lang: Lang, totals: &Tota
         row(layout, lang, &cells, Font::Regular, None);
     }
     if layout.ensure(ROW) {
-        header_row(layout, lang);
+        header_row(layout, lang, letter.consumer);
     }
     let cells = [
         "Total".to_string(),
@@ -650,6 +657,70 @@ fn head(layout: &mut Layout, letter: &Letter, lang: Lang) {
     layout.gap(10.0);
 }
 
+/// The claim of a letter to a consumer: the sum due, and interest at the legal rate from the
+/// formal notice (C. civ. 1231-6 and 1344-1) instead of the commercial code's penalties.
+#[allow(clippy::too_many_arguments)]
+fn consumer_claim(
+    layout: &mut Layout,
+    lang: Lang,
+    claimed: &str,
+    balance: &str,
+    interest: &str,
+    days: u32,
+    deadline: &str,
+    accrued: Decimal,
+) {
+    let (law, demand) = match lang {
+        Lang::Fr => (
+            "En application des articles 1231-6 et 1344-1 du Code civil, la somme due porte \
+             intérêts au taux légal à compter de la mise en demeure de payer, jusqu'au complet \
+             paiement.",
+            if accrued.is_zero() {
+                format!(
+                    "En conséquence, nous vous mettons en demeure de nous régler la somme de \
+                     {claimed} sous {days} jours à compter de la date de la présente lettre, \
+                     soit au plus tard le {deadline}."
+                )
+            } else {
+                format!(
+                    "En conséquence, nous vous mettons en demeure de nous régler la somme de \
+                     {claimed} (reste dû {balance}, intérêts au taux légal {interest}) sous \
+                     {days} jours à compter de la date de la présente lettre, soit au plus tard \
+                     le {deadline}."
+                )
+            },
+        ),
+        Lang::En => (
+            "Under Articles 1231-6 and 1344-1 of the French Civil Code (Code civil), the sum \
+             due bears interest at the legal rate from the formal notice to pay until payment \
+             in full.",
+            if accrued.is_zero() {
+                format!(
+                    "We therefore give you formal notice to pay us the sum of {claimed} within \
+                     {days} days of the date of this letter, that is by {deadline} at the \
+                     latest."
+                )
+            } else {
+                format!(
+                    "We therefore give you formal notice to pay us the sum of {claimed} \
+                     (balance {balance}, interest at the legal rate {interest}) within {days} \
+                     days of the date of this letter, that is by {deadline} at the latest."
+                )
+            },
+        ),
+    };
+    layout.paragraph(Font::Regular, BODY, law);
+    layout.gap(6.0);
+    layout.paragraph(Font::Bold, BODY, &demand);
+    layout.gap(5.0);
+    let total = match lang {
+        Lang::Fr => format!("Total réclamé : {claimed}"),
+        Lang::En => format!("Total claimed: {claimed}"),
+    };
+    layout.paragraph(Font::Bold, BODY, &total);
+    layout.gap(5.0);
+}
+
 /// The whole letter.
 fn compose(layout: &mut Layout, letter: &Letter, lang: Lang, deadline: NaiveDate) {
     let totals = Totals::of(&letter.invoices);
@@ -711,62 +782,75 @@ fn compose(layout: &mut Layout, letter: &Letter, lang: Lang, deadline: NaiveDate
     let balance = money(lang, cur, totals.balance);
     let interest = money(lang, cur, totals.interest);
     let indemnity = money(lang, cur, totals.indemnity);
-    match lang {
-        Lang::Fr => {
-            p(
-                layout,
-                &format!(
-                    "En application de l'article L441-10 du Code de commerce, les sommes dues \
+    if letter.consumer {
+        consumer_claim(
+            layout,
+            lang,
+            &claimed,
+            &balance,
+            &interest,
+            days,
+            &deadline,
+            totals.interest,
+        );
+    } else {
+        match lang {
+            Lang::Fr => {
+                p(
+                    layout,
+                    &format!(
+                        "En application de l'article L441-10 du Code de commerce, les sommes dues \
                      portent de plein droit, dès le lendemain de leur date d'échéance et sans \
                      qu'un rappel soit nécessaire, des pénalités de retard{rate_clause_fr}. Les \
                      pénalités indiquées sont arrêtées à la date de la présente lettre et \
                      continuent de courir jusqu'au complet paiement. Tout retard de paiement rend \
                      en outre exigible, pour chaque facture, l'indemnité forfaitaire pour frais \
                      de recouvrement prévue aux articles L441-10 et D441-5 du Code de commerce."
-                ),
-            );
-            layout.gap(2.0);
-            layout.paragraph(
-                Font::Bold,
-                BODY,
-                &format!(
-                    "En conséquence, nous vous mettons en demeure de nous régler la somme de \
+                    ),
+                );
+                layout.gap(2.0);
+                layout.paragraph(
+                    Font::Bold,
+                    BODY,
+                    &format!(
+                        "En conséquence, nous vous mettons en demeure de nous régler la somme de \
                      {claimed} (reste dû {balance}, pénalités de retard {interest}, indemnités \
                      forfaitaires {indemnity}) sous {days} jours à compter de la date de la \
                      présente lettre, soit au plus tard le {deadline}."
-                ),
-            );
-            layout.gap(5.0);
-            layout.paragraph(Font::Bold, BODY, &format!("Total réclamé : {claimed}"));
-            layout.gap(5.0);
-        }
-        Lang::En => {
-            p(
-                layout,
-                &format!(
-                    "Under Article L441-10 of the French Commercial Code (Code de commerce), \
+                    ),
+                );
+                layout.gap(5.0);
+                layout.paragraph(Font::Bold, BODY, &format!("Total réclamé : {claimed}"));
+                layout.gap(5.0);
+            }
+            Lang::En => {
+                p(
+                    layout,
+                    &format!(
+                        "Under Article L441-10 of the French Commercial Code (Code de commerce), \
                      late-payment penalties{rate_clause_en} accrue by operation of law from the \
                      day after each due date, without any reminder being required. The \
                      penalties shown are computed to the date of this letter and continue to \
                      accrue until payment in full. Each invoice paid late also gives rise to the \
                      fixed recovery indemnity provided for by Articles L441-10 and D441-5 of the \
                      French Commercial Code."
-                ),
-            );
-            layout.gap(2.0);
-            layout.paragraph(
-                Font::Bold,
-                BODY,
-                &format!(
-                    "We therefore give you formal notice to pay us the sum of {claimed} \
+                    ),
+                );
+                layout.gap(2.0);
+                layout.paragraph(
+                    Font::Bold,
+                    BODY,
+                    &format!(
+                        "We therefore give you formal notice to pay us the sum of {claimed} \
                      (balance {balance}, late-payment penalties {interest}, fixed indemnities \
                      {indemnity}) within {days} days of the date of this letter, that is by \
                      {deadline} at the latest."
-                ),
-            );
-            layout.gap(5.0);
-            layout.paragraph(Font::Bold, BODY, &format!("Total claimed: {claimed}"));
-            layout.gap(5.0);
+                    ),
+                );
+                layout.gap(5.0);
+                layout.paragraph(Font::Bold, BODY, &format!("Total claimed: {claimed}"));
+                layout.gap(5.0);
+            }
         }
     }
 

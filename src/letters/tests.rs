@@ -58,6 +58,7 @@ fn letter(locale: &str) -> Letter {
         deadline_days: 8,
         payment_url: Some("https://pay.example.com/i/abc123".into()),
         bank: Some("IBAN FR76 3000 6000 0112 3456 7890 189 BIC AGRIFRPP".into()),
+        consumer: false,
     }
 }
 
@@ -276,4 +277,36 @@ fn file_name_is_safe() {
     assert_eq!(file_name(&l).len(), 104);
     l.reference = "a:b*c?d\"e<f>g|h\\i".into();
     assert_eq!(file_name(&l), "a_b_c_d_e_f_g_h_i.pdf");
+}
+
+#[test]
+fn a_consumer_is_claimed_legal_interest_not_commercial_penalties() {
+    let mut l = letter("fr");
+    l.consumer = true;
+    l.invoices = vec![LetterInvoice {
+        indemnity: Decimal::ZERO,
+        ..invoice("F-2027-0007", dec!(1234.56), Decimal::ZERO)
+    }];
+    l.rate_text = String::new();
+    let text = text_of(&render_pdf(&l).unwrap());
+    assert_has(&text, "Mise en demeure de payer");
+    assert_has(&text, "articles 1231-6 et 1344-1 du Code civil");
+    assert_has(
+        &text,
+        "intérêts au taux légal à compter de la mise en demeure",
+    );
+    assert_has(&text, "Intérêts");
+    assert_has(&text, "Total réclamé : 1 234,56 €");
+    assert!(!text.contains("L441-10"), "{text}");
+    assert!(!text.contains("D441-5"), "{text}");
+    assert!(!text.contains("indemnité forfaitaire"), "{text}");
+    assert!(!text.contains("Pénalités"), "{text}");
+
+    // A second letter, after the first notice: the interest accrued is itemised.
+    l.invoices[0].interest = dec!(2.75);
+    l.locale = "en".into();
+    let text = text_of(&render_pdf(&l).unwrap());
+    assert_has(&text, "Articles 1231-6 and 1344-1 of the French Civil Code");
+    assert_has(&text, "interest at the legal rate EUR 2.75");
+    assert!(!text.contains("L441-10"), "{text}");
 }

@@ -30,7 +30,7 @@ pub use outbox::{
 };
 pub use plan::{CustomerHistory, PlanRow, PlanScope, ReminderFact};
 pub use sync::{ApplyStats, SyncState};
-pub use tasks::{HistoryLine, TaskAction, TaskError, TaskRow};
+pub use tasks::{HistoryLine, LateFeeFacts, TaskAction, TaskError, TaskRow};
 pub use writebacks::ClaimedWriteBack;
 
 /// A storage failure, with what was being done.

@@ -7,6 +7,15 @@ use serde::Serialize;
 
 use super::{Context, Store, StoreError, on_pool};
 
+/// An invoice's payments and formal notice, for its late-payment figures.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LateFeeFacts {
+    /// Payments received: when, and the amount in the invoice currency's minor units.
+    pub payments: Vec<(DateTime<Utc>, i64)>,
+    /// When the first formal notice (a letter) was sent.
+    pub notice: Option<DateTime<Utc>>,
+}
+
 /// One task in the queue.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct TaskRow {
@@ -123,7 +132,39 @@ impl Store {
         .ctx("reading the review queue"))
     }
 
-    /// Everything planned for an invoice, in order.
+    /// What late-payment interest depends on besides the invoice itself: its payments in its
+    /// currency (when, how much in minor units), and when its first formal notice went out
+    /// (a letter step done by a person).
+    pub async fn late_fee_facts(
+        &self,
+        invoice_id: i64,
+        currency: &str,
+    ) -> Result<LateFeeFacts, StoreError> {
+        let payments: Vec<(DateTime<Utc>, i64)> = on_pool!(self, |pool| {
+            sqlx::query_as(
+            "SELECT paid_at, amount_minor FROM payments WHERE invoice_id = $1 AND currency = $2 \
+             ORDER BY paid_at, id"
+        )
+        .bind(invoice_id)
+        .bind(currency)
+        .fetch_all(pool)
+        .await
+        .ctx("reading an invoice's payments")
+        })?;
+        let notice: Option<(DateTime<Utc>,)> = on_pool!(self, |pool| sqlx::query_as(
+            "SELECT sent_at FROM reminders WHERE invoice_id = $1 AND channel = 'letter' \
+             AND status = 'sent' AND sent_at IS NOT NULL ORDER BY sent_at LIMIT 1"
+        )
+        .bind(invoice_id)
+        .fetch_optional(pool)
+        .await
+        .ctx("reading an invoice's formal notice"))?;
+        Ok(LateFeeFacts {
+            payments,
+            notice: notice.map(|(at,)| at),
+        })
+    }
+
     pub async fn invoice_history(&self, invoice_id: i64) -> Result<Vec<HistoryLine>, StoreError> {
         on_pool!(self, |pool| sqlx::query_as::<_, HistoryLine>(
             "SELECT step, status, channel, planned_on, sent_at, reason, outcome FROM reminders \

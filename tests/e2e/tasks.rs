@@ -25,8 +25,12 @@ const POLICY: &str = "policy:
 ";
 
 fn config(db: &TestDb, smtp: &str) -> std::path::PathBuf {
+    config_with(db, smtp, CSV, POLICY)
+}
+
+fn config_with(db: &TestDb, smtp: &str, invoices: &str, policy: &str) -> std::path::PathBuf {
     let csv = db.dir.path().join("invoices.csv");
-    std::fs::write(&csv, CSV).unwrap();
+    std::fs::write(&csv, invoices).unwrap();
     let mut setup = Setup::new(&db.url, smtp);
     setup.csv = Some(csv);
     let path = write_config(db.dir.path(), &setup);
@@ -49,7 +53,7 @@ fn config(db: &TestDb, smtp: &str) -> std::path::PathBuf {
     std::fs::write(
         &path,
         format!(
-            "{}{POLICY}late_payment:\n  rates_file: {}\n{}",
+            "{}{policy}late_payment:\n  rates_file: {}\n{}",
             &text[..start],
             rates.display(),
             &text[end..]
@@ -762,5 +766,93 @@ both_backends!(
             !marked.contains("L441-10") && !marked.contains("40,00"),
             "{marked}"
         );
+    }
+);
+
+/// Text of a PDF, whitespace runs (no-break spaces included) as one space.
+fn pdf_text(path: &std::path::Path) -> String {
+    let doc = lopdf::Document::load_mem(&std::fs::read(path).unwrap()).unwrap();
+    let pages: Vec<u32> = doc.get_pages().keys().copied().collect();
+    doc.extract_text(&pages)
+        .unwrap()
+        .split(|c: char| c.is_whitespace() || c == '\u{202f}')
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+both_backends!(
+    a_consumer_letter_claims_legal_interest_from_the_first_notice,
+    |db: TestDb| async move {
+        let smtp = SmtpSink::start().await;
+        let csv = "number,customer,email,locale,total,balance,currency,issued_on,due_on,status,customer_kind\n\
+                   F-9,Paul Durand,paul@example.com,fr,1248.00,1248.00,EUR,2026-12-01,2027-01-15,open,b2c\n";
+        let policy = "policy:
+  max_automatic_reminders: 0
+  min_balance: 5.00
+  steps:
+    - { id: notice,     offset_days: 10, channel: letter, template: mise_en_demeure }
+    - { id: registered, offset_days: 40, channel: letter, template: lrar, registered: true }
+  thank_you: { channel: email, template: thanks }
+";
+        let config = config_with(&db, &smtp.url(), csv, policy);
+        let day = |d: &str| format!("{d}T10:00:00+01:00");
+        let approve = |d: &'static str| {
+            let config = config.clone();
+            async move {
+                assert!(
+                    cmd(&config, &day(d), &["run", "--once"])
+                        .await
+                        .status
+                        .success()
+                );
+                let list = tasks(&config, &day(d)).await;
+                assert_eq!(list.len(), 1, "{list:#?}");
+                let id = list[0]["id"].as_i64().unwrap().to_string();
+                let out = cmd(&config, &day(d), &["tasks", "approve", &id]).await;
+                assert!(out.status.success(), "{}", stderr(&out));
+            }
+        };
+        let letters = || {
+            let mut l: Vec<_> = std::fs::read_dir(db.dir.path().join("letters"))
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect();
+            l.sort();
+            l
+        };
+        // D+10, the formal notice: a consumer owes the balance; no commercial-code penalty,
+        // no EUR 40; legal interest will run from this notice.
+        approve("2027-01-25").await;
+        let first = pdf_text(&letters()[0]);
+        for expected in [
+            "Mise en demeure",
+            "1231-6 et 1344-1 du Code civil",
+            "Total réclamé : 1 248,00 €",
+        ] {
+            assert!(first.contains(expected), "`{expected}` missing: {first}");
+        }
+        assert!(
+            !first.contains("L441-10") && !first.contains("40,00"),
+            "{first}"
+        );
+        // D+40, the registered letter: legal interest (2027-S1 fixture: 2.62 %) from the day
+        // after the notice, 26 Jan to 24 Feb, 30 days: 1248 × 2.62 % × 30/365 = 2.6875 → 2.69.
+        approve("2027-02-24").await;
+        let all = letters();
+        assert_eq!(all.len(), 2, "{all:?}");
+        let second = all
+            .iter()
+            .map(|p| pdf_text(p))
+            .find(|t| t != &first)
+            .unwrap();
+        for expected in [
+            "Lettre recommandée avec accusé de réception",
+            "intérêts au taux légal 2,69 €",
+            "Total réclamé : 1 250,69 €",
+        ] {
+            assert!(second.contains(expected), "`{expected}` missing: {second}");
+        }
+        assert!(!second.contains("L441-10"), "{second}");
     }
 );
