@@ -117,7 +117,7 @@ async fn connect(c: &QuickBooksConnector) {
     let mut params = std::collections::HashMap::new();
     params.insert("code".to_string(), CODE.to_string());
     params.insert("realmId".to_string(), REALM.to_string());
-    c.oauth().unwrap().complete(&params).await.unwrap();
+    c.oauth().unwrap().complete(&params, None).await.unwrap();
 }
 
 /// The child: one full sync into the database, printed as one JSON line.

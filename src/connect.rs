@@ -40,11 +40,15 @@ pub async fn start(
     let oauth = connector
         .oauth()
         .ok_or_else(|| ConnectError::NotOAuth(connector.id().to_string()))?;
-    let (url, state) = oauth.authorize_url();
+    let start = oauth.authorize_url();
+    let verifier = start
+        .pkce_verifier
+        .as_ref()
+        .map(secrecy::ExposeSecret::expose_secret);
     store
-        .insert_oauth_state(connector.id(), &state, now)
+        .insert_oauth_state(connector.id(), &start.state, verifier, now)
         .await?;
-    Ok(url)
+    Ok(start.url)
 }
 
 /// What a completed callback did.
@@ -69,9 +73,12 @@ pub async fn complete(
         .ok_or_else(|| ConnectError::NotOAuth(connector.id().to_string()))?;
     let state = params.get("state").ok_or(ConnectError::NoState)?;
     match store.take_oauth_state(connector.id(), state, now).await? {
-        StateCheck::Valid => {
-            let account = oauth.complete(params).await?;
-            store.finish_oauth_state(state, &account).await?;
+        StateCheck::Valid(verifier) => {
+            let done = oauth.complete(params, verifier.as_deref()).await;
+            store
+                .finish_oauth_state(state, done.as_ref().ok().map(String::as_str))
+                .await?;
+            let account = done?;
             tracing::info!(connector = connector.id(), account = %account, "connected");
             Ok(Completed::Connected(account))
         }

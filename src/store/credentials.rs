@@ -101,8 +101,9 @@ impl SecretKey {
 /// What a callback's `state` turned out to be.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StateCheck {
-    /// Issued by `relance connect` for this connector, unexpired, first use: go on.
-    Valid,
+    /// Issued by `relance connect` for this connector, unexpired, first use: go on, with the
+    /// PKCE verifier recorded with it.
+    Valid(Option<String>),
     /// Already used: the connection it started is done (a callback delivered twice).
     Used(Option<String>),
     /// Never issued, for another connector, or expired: refuse.
@@ -122,16 +123,18 @@ impl Store {
         &self,
         connector: &str,
         state: &str,
+        pkce_verifier: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         on_pool!(self, |pool| sqlx::query(
-            "INSERT INTO oauth_states (state_hash, connector_id, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4)"
+            "INSERT INTO oauth_states (state_hash, connector_id, created_at, expires_at, \
+             pkce_verifier) VALUES ($1, $2, $3, $4, $5)"
         )
         .bind(hash_state(state))
         .bind(connector)
         .bind(now)
         .bind(now + STATE_TTL)
+        .bind(pkce_verifier)
         .execute(pool)
         .await
         .map(|_| ())
@@ -146,19 +149,18 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<StateCheck, StoreError> {
         let hash = hash_state(state);
-        let taken = on_pool!(self, |pool| sqlx::query(
+        let taken: Option<(Option<String>,)> = on_pool!(self, |pool| sqlx::query_as(
             "UPDATE oauth_states SET used_at = $3 WHERE state_hash = $1 AND connector_id = $2 \
-             AND used_at IS NULL AND expires_at > $3"
+             AND used_at IS NULL AND expires_at > $3 RETURNING pkce_verifier"
         )
         .bind(&hash)
         .bind(connector)
         .bind(now)
-        .execute(pool)
+        .fetch_optional(pool)
         .await
-        .map(|r| r.rows_affected())
         .ctx("checking an OAuth state"))?;
-        if taken == 1 {
-            return Ok(StateCheck::Valid);
+        if let Some((verifier,)) = taken {
+            return Ok(StateCheck::Valid(verifier));
         }
         let used: Option<(Option<String>,)> = on_pool!(self, |pool| sqlx::query_as(
             "SELECT account FROM oauth_states WHERE state_hash = $1 AND connector_id = $2 \
@@ -175,10 +177,16 @@ impl Store {
         })
     }
 
-    /// Records which account a used state connected.
-    pub async fn finish_oauth_state(&self, state: &str, account: &str) -> Result<(), StoreError> {
+    /// Records which account a used state connected
+    /// (`None` when the exchange failed), and forgets the PKCE verifier either way.
+    pub async fn finish_oauth_state(
+        &self,
+        state: &str,
+        account: Option<&str>,
+    ) -> Result<(), StoreError> {
         on_pool!(self, |pool| sqlx::query(
-            "UPDATE oauth_states SET account = $2 WHERE state_hash = $1"
+            "UPDATE oauth_states SET account = COALESCE($2, account), pkce_verifier = NULL \
+             WHERE state_hash = $1"
         )
         .bind(hash_state(state))
         .bind(account)

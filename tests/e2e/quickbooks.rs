@@ -286,7 +286,7 @@ both_backends!(
         let mut params = std::collections::HashMap::new();
         params.insert("code".to_string(), CODE.to_string());
         params.insert("realmId".to_string(), REALM.to_string());
-        a.oauth().unwrap().complete(&params).await.unwrap();
+        a.oauth().unwrap().complete(&params, None).await.unwrap();
         fake.with(|s| s.access.clear());
         let refs = [relance_core::ObjectRef::invoice("1000")];
         let (ra, rb) = tokio::join!(a.fetch(&refs), b.fetch(&refs));
@@ -464,7 +464,7 @@ async fn connected_direct(fake: &FakeQbo) -> QuickBooksConnector {
     let mut params = std::collections::HashMap::new();
     params.insert("code".to_string(), CODE.to_string());
     params.insert("realmId".to_string(), REALM.to_string());
-    assert_eq!(oauth.complete(&params).await.unwrap(), REALM);
+    assert_eq!(oauth.complete(&params, None).await.unwrap(), REALM);
     c
 }
 

@@ -486,6 +486,30 @@ both_backends!(
         );
         let params = relance::connect::params_of(&url);
         assert_eq!(params["response_type"], "code");
+        // PKCE: an S256 challenge, which the code exchange (by the daemon, another process
+        // than the one that printed the URL) answers with its verifier from the store.
+        assert_eq!(params["code_challenge_method"], "S256");
+        fake.with(|s| s.pkce_challenge = Some(params["code_challenge"].clone()));
+        // A callback whose code exchange fails (a wrong verifier: another URL's challenge)
+        // connects nothing and says why.
+        let other = relance::connect::params_of(
+            &relance::connect::start(&app.app.store, c.as_ref(), app.clock.now())
+                .await
+                .unwrap(),
+        );
+        let r = http()
+            .get(app.url(&format!(
+                "/oauth/sf-web/callback?code=aPrx-code&state={}",
+                other["state"]
+            )))
+            .send()
+            .await
+            .unwrap();
+        assert_ne!(r.status(), 200);
+        assert!(
+            r.text().await.unwrap().contains("invalid code verifier"),
+            "the provider's reason is shown"
+        );
         let r = http()
             .get(app.url(&format!(
                 "/oauth/sf-web/callback?code=aPrx-code&state={}",

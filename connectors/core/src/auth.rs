@@ -328,17 +328,43 @@ pub enum ConnectionStatus {
     NeedsReconnect(String),
 }
 
+/// Where `relance connect` sends the user.
+pub struct AuthorizeUrl {
+    /// The provider's authorization page, with its parameters.
+    pub url: String,
+    /// The CSRF state the callback must carry back.
+    pub state: String,
+    /// The PKCE code verifier (RFC 7636) the code exchange must present, when the URL carries
+    /// a code challenge.
+    pub pkce_verifier: Option<SecretString>,
+}
+
+impl std::fmt::Debug for AuthorizeUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthorizeUrl")
+            .field("url", &self.url)
+            .field(
+                "pkce_verifier",
+                &self.pkce_verifier.as_ref().map(|_| "[redacted]"),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
 /// The OAuth connection flow of a connector (`relance connect ID`).
 #[async_trait]
 pub trait OAuthConnect: Send + Sync {
-    /// The page to send the user to, and the CSRF state it carries back.
-    fn authorize_url(&self) -> (String, String);
+    /// The page to send the user to, the CSRF state it carries back, and the PKCE verifier
+    /// to keep until the callback (for providers that take PKCE).
+    fn authorize_url(&self) -> AuthorizeUrl;
 
-    /// Finishes with the callback's query parameters (`code`, `realmId`...): exchanges the
-    /// code and stores the tokens. Returns the account connected. The caller checked `state`.
+    /// Finishes with the callback's query parameters (`code`, `realmId`...) and the PKCE
+    /// verifier of the authorization URL: exchanges the code and stores the tokens. Returns
+    /// the account connected. The caller checked `state`.
     async fn complete(
         &self,
         params: &std::collections::HashMap<String, String>,
+        pkce_verifier: Option<&str>,
     ) -> Result<String, ConnectorError>;
 
     /// The connection as stored.

@@ -21,7 +21,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 use relance_core::auth::{
-    ConnectionStatus, CredentialStore, OAuthConnect, RefreshError, TokenManager, TokenSet,
+    AuthorizeUrl, ConnectionStatus, CredentialStore, OAuthConnect, RefreshError, TokenManager,
+    TokenSet,
 };
 use relance_core::http::HttpConfig;
 use relance_core::{
@@ -611,11 +612,21 @@ impl Connector for QuickBooksConnector {
 
 #[async_trait]
 impl OAuthConnect for QuickBooksConnector {
-    fn authorize_url(&self) -> (String, String) {
-        self.client.oauth.authorize_url()
+    fn authorize_url(&self) -> AuthorizeUrl {
+        let (url, state) = self.client.oauth.authorize_url();
+        // Intuit documents no PKCE for confidential apps: the client secret protects the code.
+        AuthorizeUrl {
+            url,
+            state,
+            pkce_verifier: None,
+        }
     }
 
-    async fn complete(&self, params: &HashMap<String, String>) -> Result<String, ConnectorError> {
+    async fn complete(
+        &self,
+        params: &HashMap<String, String>,
+        _pkce_verifier: Option<&str>,
+    ) -> Result<String, ConnectorError> {
         if let Some(error) = params.get("error") {
             return Err(ConnectorError::Auth(format!(
                 "{}: the authorization was not granted ({error})",

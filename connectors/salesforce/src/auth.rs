@@ -13,8 +13,9 @@ use oauth2::basic::{
 };
 use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
-    ExtraTokenFields, RedirectUrl, RefreshToken, RequestTokenError, Scope, StandardRevocableToken,
-    StandardTokenResponse, TokenResponse, TokenUrl,
+    ExtraTokenFields, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken,
+    RequestTokenError, Scope, StandardRevocableToken, StandardTokenResponse, TokenResponse,
+    TokenUrl,
 };
 use relance_core::auth::{RefreshError, TokenSet, TokenSource};
 use relance_core::{Clock, ConnectorError};
@@ -151,19 +152,31 @@ impl SalesforceAuth {
         self.flow
     }
 
-    /// The authorization page and its CSRF state (web-server flow).
-    pub fn authorize_url(&self) -> Option<(String, String)> {
+    /// The authorization page, its CSRF state and its PKCE verifier (web-server flow). The
+    /// URL carries an S256 code challenge: External Client Apps require PKCE by default.
+    pub fn authorize_url(&self) -> Option<relance_core::auth::AuthorizeUrl> {
         let oauth = self.oauth.as_ref()?;
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let (url, state) = oauth
             .authorize_url(CsrfToken::new_random)
             .add_scope(Scope::new("api".into()))
             .add_scope(Scope::new("refresh_token".into()))
+            .set_pkce_challenge(challenge)
             .url();
-        Some((url.to_string(), state.secret().clone()))
+        Some(relance_core::auth::AuthorizeUrl {
+            url: url.to_string(),
+            state: state.secret().clone(),
+            pkce_verifier: Some(verifier.secret().clone().into()),
+        })
     }
 
-    /// Exchanges an authorization code (web-server flow).
-    pub async fn exchange_code(&self, code: &str) -> Result<TokenSet, RefreshError> {
+    /// Exchanges an authorization code (web-server flow), with the PKCE verifier of its
+    /// authorization URL when there was one.
+    pub async fn exchange_code(
+        &self,
+        code: &str,
+        pkce_verifier: Option<&str>,
+    ) -> Result<TokenSet, RefreshError> {
         let oauth = self.oauth.as_ref().ok_or_else(|| {
             RefreshError::Other(ConnectorError::Invalid(format!(
                 "{}: the web-server flow is not configured",
@@ -171,8 +184,12 @@ impl SalesforceAuth {
             )))
         })?;
         let http = self.http_fn();
-        let response = oauth
-            .exchange_code(AuthorizationCode::new(code.to_string()))
+        let request = oauth.exchange_code(AuthorizationCode::new(code.to_string()));
+        let request = match pkce_verifier {
+            Some(v) => request.set_pkce_verifier(PkceCodeVerifier::new(v.to_string())),
+            None => request,
+        };
+        let response = request
             .request_async(&http)
             .await
             .map_err(|e| self.oauth_error(e))?;

@@ -19,7 +19,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 use relance_core::auth::{
-    ConnectionStatus, CredentialStore, OAuthConnect, RefreshError, TokenManager, TokenSet,
+    AuthorizeUrl, ConnectionStatus, CredentialStore, OAuthConnect, RefreshError, TokenManager,
+    TokenSet,
 };
 use relance_core::http::HttpConfig;
 use relance_core::{
@@ -589,11 +590,19 @@ impl Connector for SalesforceConnector {
 
 #[async_trait]
 impl OAuthConnect for SalesforceConnector {
-    fn authorize_url(&self) -> (String, String) {
-        self.client.auth.authorize_url().unwrap_or_default()
+    fn authorize_url(&self) -> AuthorizeUrl {
+        self.client.auth.authorize_url().unwrap_or(AuthorizeUrl {
+            url: String::new(),
+            state: String::new(),
+            pkce_verifier: None,
+        })
     }
 
-    async fn complete(&self, params: &HashMap<String, String>) -> Result<String, ConnectorError> {
+    async fn complete(
+        &self,
+        params: &HashMap<String, String>,
+        pkce_verifier: Option<&str>,
+    ) -> Result<String, ConnectorError> {
         if let Some(error) = params.get("error") {
             return Err(ConnectorError::Auth(format!(
                 "{}: the authorization was not granted ({error}{})",
@@ -610,7 +619,7 @@ impl OAuthConnect for SalesforceConnector {
         let set = self
             .client
             .auth
-            .exchange_code(code)
+            .exchange_code(code, pkce_verifier)
             .await
             .map_err(|e| refresh_error(&self.id, e))?;
         self.save(set).await

@@ -65,6 +65,9 @@ pub struct State {
     pub deleted: Vec<(String, String, String)>,
     pub access: Vec<String>,
     pub refresh: Option<String>,
+    /// The S256 code challenge of the authorization URL the user opened: the code exchange
+    /// must present its verifier, as an External Client App requiring PKCE checks.
+    pub pkce_challenge: Option<String>,
     pub logins: u32,
     pub jwt_logins: u32,
     /// Sessions expire from this REST call on (1-based).
@@ -132,6 +135,16 @@ impl State {
                 if form.get("client_secret").map(String::as_str) != Some(CLIENT_SECRET) {
                     return ResponseTemplate::new(400)
                         .set_body_json(json!({"error": "invalid_client"}));
+                }
+                if let Some(challenge) = &self.pkce_challenge {
+                    use base64::Engine as _;
+                    use sha2::Digest as _;
+                    let verifier = form.get("code_verifier").cloned().unwrap_or_default();
+                    let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                        .encode(sha2::Sha256::digest(verifier.as_bytes()));
+                    if &computed != challenge {
+                        return invalid("invalid code verifier");
+                    }
                 }
                 let r = format!("refresh-{}", self.logins + 1);
                 self.refresh = Some(r.clone());
