@@ -524,7 +524,13 @@ impl Dispatcher {
                     payload: &payload,
                 });
                 self.store
-                    .mark_sent(row.id, &recipients, now, writeback)
+                    .mark_sent(
+                        row.id,
+                        &recipients,
+                        now,
+                        (&message.subject, &message.text),
+                        writeback,
+                    )
                     .await?;
                 // The reminders that rode with it: sent too, each written back on its invoice.
                 for (member, member_invoice, step) in self.store.group_members(&row.key).await? {
@@ -565,7 +571,13 @@ impl Dispatcher {
                         payload: &member_payload,
                     });
                     self.store
-                        .mark_sent(member, &recipients, now, request)
+                        .mark_sent(
+                            member,
+                            &recipients,
+                            now,
+                            (&message.subject, &message.text),
+                            request,
+                        )
                         .await?;
                 }
                 tracing::info!(

@@ -279,6 +279,42 @@ pub async fn approve_handoff(
         "amounts": amounts,
         "prepared_on": today,
     });
+    // Every message as it went out: one text file each, listed in the summary.
+    let messages = app
+        .store
+        .sent_messages(task.invoice_id)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut summary = summary;
+    let mut listed = Vec::new();
+    if !messages.is_empty() {
+        let folder = dir.join(format!("{}-messages", safe(&invoice.number)));
+        std::fs::create_dir_all(&folder).map_err(|e| format!("{}: {e}", folder.display()))?;
+        for (i, m) in messages.iter().enumerate() {
+            let name = format!(
+                "{:02}-{}-{}.txt",
+                i + 1,
+                m.sent_at.format("%Y-%m-%d"),
+                safe(&m.step)
+            );
+            let text = format!(
+                "Date: {}\nChannel: {}\nTo: {}\nSubject: {}\n\n{}",
+                m.sent_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                m.channel,
+                m.recipients.as_deref().unwrap_or(""),
+                m.subject.as_deref().unwrap_or(""),
+                m.body
+            );
+            let path = folder.join(&name);
+            std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+            listed.push(serde_json::json!({
+                "step": m.step, "channel": m.channel, "sent_at": m.sent_at,
+                "recipients": m.recipients, "subject": m.subject,
+                "file": format!("{}-messages/{name}", safe(&invoice.number)),
+            }));
+        }
+    }
+    summary["messages"] = serde_json::Value::Array(listed);
     let file = dir.join(format!("{}.json", safe(&invoice.number)));
     std::fs::write(&file, serde_json::to_string_pretty(&summary).expect("json"))
         .map_err(|e| format!("{}: {e}", file.display()))?;
@@ -303,8 +339,9 @@ pub async fn approve_handoff(
         }
     }
     Ok(format!(
-        "dossier {} prepared ({} reminder(s), {copied} letter(s))",
+        "dossier {} prepared ({} reminder(s), {} message(s), {copied} letter(s))",
         dir.display(),
-        summary["reminders"].as_array().map_or(0, |a| a.len())
+        summary["reminders"].as_array().map_or(0, |a| a.len()),
+        messages.len()
     ))
 }

@@ -26,7 +26,8 @@ use sqlx::{Database, Transaction};
 pub use credentials::{DbCredentials, SECRET_KEY_VAR, STATE_TTL, SecretKey, StateCheck};
 pub use interventions::{Target, indefinitely};
 pub use outbox::{
-    ClaimedReminder, INTERRUPTED, NewReminder, ReminderStatus, SentReminder, WriteBackRequest,
+    ClaimedReminder, INTERRUPTED, NewReminder, ReminderStatus, SentMessage, SentReminder,
+    WriteBackRequest,
 };
 pub use plan::{CustomerHistory, PlanRow, PlanScope, ReminderFact};
 pub use sync::{ApplyStats, SyncState};

@@ -96,6 +96,23 @@ pub struct SentReminder {
     pub sent_at: Option<DateTime<Utc>>,
 }
 
+/// A message as it went out.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct SentMessage {
+    /// Step.
+    pub step: String,
+    /// Channel.
+    pub channel: String,
+    /// When it went out.
+    pub sent_at: DateTime<Utc>,
+    /// To whom.
+    pub recipients: Option<String>,
+    /// Subject.
+    pub subject: Option<String>,
+    /// Text.
+    pub body: String,
+}
+
 /// The write-back to queue with a delivery: `payload` builds the JSON from the number of
 /// reminders the invoice has had, counted in the same transaction.
 pub struct WriteBackRequest<'a> {
@@ -296,6 +313,20 @@ impl Store {
         Ok(rows.into_iter().map(|r| r.0).collect())
     }
 
+    /// The messages sent about an invoice (its own, and those it rode in with another
+    /// invoice of the customer), oldest first.
+    pub async fn sent_messages(&self, invoice_id: i64) -> Result<Vec<SentMessage>, StoreError> {
+        on_pool!(self, |pool| sqlx::query_as(
+            "SELECT step, channel, sent_at, recipients, subject, body FROM reminders \
+             WHERE invoice_id = $1 AND status = 'sent' AND sent_at IS NOT NULL \
+             AND body IS NOT NULL ORDER BY sent_at, id"
+        )
+        .bind(invoice_id)
+        .fetch_all(pool)
+        .await
+        .ctx("reading the messages sent"))
+    }
+
     /// The reminders of an invoice, oldest first.
     pub async fn reminders_of(&self, invoice_id: i64) -> Result<Vec<SentReminder>, StoreError> {
         on_pool!(self, |pool| sqlx::query_as(
@@ -309,23 +340,27 @@ impl Store {
 
     /// Records a delivery and, in the same transaction, queues the write-back built by
     /// `writeback` from the number of reminders this invoice has had (this one included).
+    /// `message` is what went out (subject, text), kept for the audit trail and the dossier.
     pub async fn mark_sent(
         &self,
         id: i64,
         recipients: &str,
         now: DateTime<Utc>,
+        message: (&str, &str),
         writeback: Option<WriteBackRequest<'_>>,
     ) -> Result<(), StoreError> {
         on_pool!(self, |pool| {
             let mut tx = pool.begin_write().await.ctx("starting a transaction")?;
             sqlx::query(
                 "UPDATE reminders SET status = 'sent', sent_at = $2, recipients = $3, \
-                 lease_owner = NULL, lease_until = NULL, updated_at = $2, outcome = 'delivered' \
-                 WHERE id = $1",
+                 lease_owner = NULL, lease_until = NULL, updated_at = $2, outcome = 'delivered', \
+                 subject = $4, body = $5 WHERE id = $1",
             )
             .bind(id)
             .bind(now)
             .bind(recipients)
+            .bind(message.0)
+            .bind(message.1)
             .execute(&mut *tx)
             .await
             .ctx("marking a reminder sent")?;

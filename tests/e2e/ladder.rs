@@ -291,8 +291,29 @@ both_backends!(one_hundred_and_twenty_days, |db: TestDb| async move {
     .await;
     assert_eq!(
         std::fs::read_dir(&dossier).unwrap().count(),
-        3,
-        "the summary and the two letters: {outcomes:?}"
+        4,
+        "the summary, the messages and the two letters: {outcomes:?}"
+    );
+    // Every message the customer was sent about the invoice, as it went out.
+    let folder = std::fs::read_dir(&dossier)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_dir())
+        .unwrap();
+    let mut sent: Vec<String> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    sent.sort();
+    assert_eq!(sent.len(), to("beta@example.com"), "{sent:#?}");
+    assert!(
+        sent.iter()
+            .all(|m| m.contains("To: beta@example.com") && m.contains("B-4")),
+        "{sent:#?}"
+    );
+    assert!(
+        sent.iter().any(|m| m.contains("pénalités de retard")),
+        "the firm reminder, with its figures: {sent:#?}"
     );
     assert_eq!(
         actions,
