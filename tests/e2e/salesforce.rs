@@ -40,14 +40,28 @@ fn book(fake: &FakeSalesforce, n: usize) {
             "Account".into(),
             vec![
                 json!({"attributes": {"type": "Account"}, "Id": "0015e00000AcMe1AAF", "Name": "Acme Outillage SAS",
-                       "Phone": "+33 3 88 00 00 00", "SystemModstamp": "2026-11-01T10:00:00.000+0000"}),
+                       "Phone": "+33 3 88 00 00 00", "BillingStreet": "4 quai des Bateliers",
+                       "BillingPostalCode": "67000", "BillingCity": "Strasbourg", "BillingState": null,
+                       "BillingCountry": "France", "SystemModstamp": "2026-11-01T10:00:00.000+0000"}),
                 json!({"attributes": {"type": "Account"}, "Id": "0015e00000GlBx2AAF", "Name": "Globex L'Atelier",
-                       "Phone": null, "SystemModstamp": "2026-11-01T10:00:00.000+0000"}),
+                       "Phone": null, "BillingStreet": null, "BillingPostalCode": null, "BillingCity": null,
+                       "BillingState": null, "BillingCountry": null,
+                       "SystemModstamp": "2026-11-01T10:00:00.000+0000"}),
             ],
         );
         s.fields.insert(
             "Account".into(),
-            ["Id", "Name", "Phone", "SystemModstamp"]
+            [
+                "Id",
+                "Name",
+                "Phone",
+                "BillingStreet",
+                "BillingPostalCode",
+                "BillingCity",
+                "BillingState",
+                "BillingCountry",
+                "SystemModstamp",
+            ]
                 .iter()
                 .map(|f| (f.to_string(), None))
                 .collect(),
@@ -98,11 +112,17 @@ both_backends!(
         );
         let names = rows(
             &db.url,
-            "SELECT name, phone FROM customers ORDER BY external_id",
+            "SELECT name, phone, address FROM customers ORDER BY external_id",
         )
         .await;
         assert_eq!(names[0][0].as_deref(), Some("Acme Outillage SAS"));
+        assert_eq!(
+            names[0][2].as_deref(),
+            Some("4 quai des Bateliers, 67000 Strasbourg, France"),
+            "the billing address, for letters"
+        );
         assert_eq!(names[1][0].as_deref(), Some("Globex L'Atelier"));
+        assert_eq!(names[1][2], None);
         let queries = fake.with(|s| s.queries.clone());
         assert!(
             queries[1].contains("FROM blng__Invoice__c ORDER BY SystemModstamp, Id"),

@@ -13,6 +13,7 @@ pub mod map;
 pub mod outbound;
 pub mod tasks;
 
+use crate::map::ACCOUNT_ADDRESS;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -425,7 +426,7 @@ impl Connector for SalesforceConnector {
                         self.query_page(
                             "query accounts",
                             &format!(
-                                "SELECT Id, Name, Phone, SystemModstamp FROM Account WHERE Id IN (SELECT {account} FROM {}){since} ORDER BY SystemModstamp, Id",
+                                "SELECT Id, Name, Phone, {ACCOUNT_ADDRESS}, SystemModstamp FROM Account WHERE Id IN (SELECT {account} FROM {}){since} ORDER BY SystemModstamp, Id",
                                 d.mapping.object
                             ),
                         )
@@ -525,7 +526,7 @@ impl Connector for SalesforceConnector {
                 .query_page(
                     "read accounts",
                     &format!(
-                        "SELECT Id, Name, Phone, SystemModstamp FROM Account WHERE Id IN ({list})"
+                        "SELECT Id, Name, Phone, {ACCOUNT_ADDRESS}, SystemModstamp FROM Account WHERE Id IN ({list})"
                     ),
                 )
                 .await?;

@@ -175,6 +175,35 @@ pub fn invoice(rec: &Record, ctx: &MapContext<'_>) -> Result<Change, String> {
     }))
 }
 
+/// The Account's billing address fields (standard in every org), read with each account.
+pub const ACCOUNT_ADDRESS: &str =
+    "BillingStreet, BillingPostalCode, BillingCity, BillingState, BillingCountry";
+
+/// An Account's billing address on one line, for letters: street lines, then postal code and
+/// city, state, country (`12 rue des Tanneurs, 67000 Strasbourg, France`).
+fn billing_address(rec: &Record) -> Option<String> {
+    let mut parts: Vec<String> = text(rec, "BillingStreet")
+        .map(|s| {
+            s.lines()
+                .map(|l| l.trim().to_string())
+                .filter(|l| !l.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let field = |name: &str| text(rec, name).filter(|v| !v.trim().is_empty());
+    let city = [field("BillingPostalCode"), field("BillingCity")]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if !city.is_empty() {
+        parts.push(city);
+    }
+    parts.extend(field("BillingState"));
+    parts.extend(field("BillingCountry"));
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
 /// An Account record as a customer.
 pub fn account(rec: &Record) -> Option<Change> {
     let id = text(rec, "Id")?;
@@ -186,7 +215,7 @@ pub fn account(rec: &Record) -> Option<Change> {
         locale: None,
         time_zone: None,
         source_updated_at: text(rec, "SystemModstamp").and_then(|s| datetime(&s)),
-        address: None,
+        address: billing_address(rec),
         consumer: None,
     }))
 }
@@ -305,5 +334,34 @@ mod tests {
             status(rec("Rebilled", "Unpaid", "100.0")),
             InvoiceStatus::Void
         );
+    }
+
+    #[test]
+    fn an_account_brings_its_billing_address() {
+        let rec: Record = serde_json::from_str(
+            r#"{"attributes": {"type": "Account"}, "Id": "0015e00000AcMe1AAF",
+                "Name": "Acme Outillage SAS", "Phone": null,
+                "BillingStreet": "Service comptabilité\n4 quai des Bateliers",
+                "BillingPostalCode": "67000", "BillingCity": "Strasbourg",
+                "BillingState": null, "BillingCountry": "France",
+                "SystemModstamp": "2026-11-01T10:00:00.000+0000"}"#,
+        )
+        .unwrap();
+        let Some(Change::Customer(c)) = account(&rec) else {
+            panic!()
+        };
+        assert_eq!(
+            c.address.as_deref(),
+            Some("Service comptabilité, 4 quai des Bateliers, 67000 Strasbourg, France")
+        );
+        let bare: Record = serde_json::from_str(
+            r#"{"Id": "0015e00000GlBx2AAF", "Name": "Globex", "BillingStreet": null,
+                "BillingPostalCode": "", "BillingCity": null}"#,
+        )
+        .unwrap();
+        let Some(Change::Customer(c)) = account(&bare) else {
+            panic!()
+        };
+        assert_eq!(c.address, None);
     }
 }
