@@ -13,7 +13,7 @@ use crate::daemon::App;
 use crate::letters::{Letter, LetterInvoice, Party};
 use crate::planner::day_in;
 use crate::policy::config::ChannelKind;
-use crate::store::TaskRow;
+use crate::store::{InvoiceRow, TaskRow};
 
 /// Folder of generated letters.
 pub fn letters_dir(app: &App) -> PathBuf {
@@ -53,23 +53,72 @@ pub async fn approve_letter(
     let today = day_in(now, company.timezone);
     let step = app.config.policy.steps.iter().find(|s| s.id == task.step);
     let registered = step.is_some_and(|s| s.registered);
-    let due = invoice.due_on.ok_or("the invoice has no due date")?;
-    let facts = app
-        .store
-        .late_fee_facts(invoice.id, &invoice.currency)
-        .await
-        .map_err(|e| e.to_string())?;
-    let fees = app
-        .dispatcher
-        .late_fee_result(&invoice, Some(&customer), &facts, today)
-        .ok_or("the invoice has no due date")?
-        .map_err(|e| format!("late-payment figures cannot be computed: {e}"))?;
-    let mut rates: Vec<Decimal> = Vec::new();
-    for p in &fees.periods {
-        if !rates.contains(&p.rate) {
-            rates.push(p.rate);
+    invoice.due_on.ok_or("the invoice has no due date")?;
+    // The invoices the letter claims: this task's and, with `group_by_customer`, the customer's
+    // other invoices waiting for the same letter step (in the same currency): one letter.
+    let mut claimed: Vec<(Option<i64>, InvoiceRow)> = vec![(None, invoice.clone())];
+    if app.config.policy.group_by_customer {
+        for other in app.store.review_tasks().await.map_err(|e| e.to_string())? {
+            if other.id == task.id
+                || other.channel != "letter"
+                || other.step != task.step
+                || other.currency != invoice.currency
+                || other.due_on.is_none()
+            {
+                continue;
+            }
+            if let Some((i, c)) = app
+                .store
+                .invoice_with_customer(other.invoice_id)
+                .await
+                .map_err(|e| e.to_string())?
+                && c.id == customer.id
+            {
+                claimed.push((Some(other.id), i));
+            }
         }
+        claimed.sort_by_key(|(_, i)| (i.due_on, i.id));
     }
+    let mut rows = Vec::new();
+    let mut rates: Vec<Decimal> = Vec::new();
+    let mut claimed_total = Decimal::ZERO;
+    for (_, inv) in &claimed {
+        let facts = app
+            .store
+            .late_fee_facts(inv.id, &inv.currency)
+            .await
+            .map_err(|e| e.to_string())?;
+        let fees = app
+            .dispatcher
+            .late_fee_result(inv, Some(&customer), &facts, today)
+            .ok_or("the invoice has no due date")?
+            .map_err(|e| {
+                format!(
+                    "invoice {}: late-payment figures cannot be computed: {e}",
+                    inv.number
+                )
+            })?;
+        for p in &fees.periods {
+            if !rates.contains(&p.rate) {
+                rates.push(p.rate);
+            }
+        }
+        claimed_total += fees.total;
+        rows.push(LetterInvoice {
+            number: inv.number.clone(),
+            issued_on: inv.issued_on,
+            due_on: inv.due_on.expect("checked"),
+            total: inv.total().amount,
+            balance: fees.balance,
+            interest: fees.interest,
+            indemnity: fees.indemnity,
+        });
+    }
+    let numbers = claimed
+        .iter()
+        .map(|(_, i)| i.number.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
     let locale = customer
         .locale
         .clone()
@@ -147,15 +196,7 @@ pub async fn approve_letter(
         reference: format!("MED-{}-{:05}", today.format("%Y"), task.id),
         registered,
         currency: invoice.currency.clone(),
-        invoices: vec![LetterInvoice {
-            number: invoice.number.clone(),
-            issued_on: invoice.issued_on,
-            due_on: due,
-            total: invoice.total().amount,
-            balance: fees.balance,
-            interest: fees.interest,
-            indemnity: fees.indemnity,
-        }],
+        invoices: rows,
         rate_text,
         deadline_days: 8,
         payment_url: invoice.payment_url.clone(),
@@ -184,15 +225,14 @@ pub async fn approve_letter(
             to: vec![company.email.clone()],
             to_name: None,
             subject: format!(
-                "[Relance] {kind} à envoyer : {} – facture {} ({})",
-                customer.name, invoice.number, letter.reference
+                "[Relance] {kind} à envoyer : {} – facture(s) {numbers} ({})",
+                customer.name, letter.reference
             ),
             text: format!(
-                "La {kind} pour {} (facture {}, total réclamé {} {}) est jointe ({}).\n\
+                "La {kind} pour {} (facture(s) {numbers}, total réclamé {} {}) est jointe ({}).\n\
                  {}signez-la, puis postez-la{}.\n",
                 customer.name,
-                invoice.number,
-                fees.total,
+                claimed_total,
                 invoice.currency,
                 path.display(),
                 if customer
@@ -223,6 +263,23 @@ pub async fn approve_letter(
         match channel.send(&message).await {
             Ok(_) => told = format!("; e-mailed to {}", company.email),
             Err(e) => told = format!("; NOT e-mailed ({e})"),
+        }
+    }
+    // The other invoices' tasks are done by the same letter.
+    for (other, inv) in &claimed {
+        if let Some(id) = other {
+            let note = format!(
+                "letter {} generated (with invoice {}){told}",
+                path.display(),
+                invoice.number
+            );
+            if let Err(e) = app
+                .store
+                .act_on_task(*id, crate::store::TaskAction::Done, Some(&note), now)
+                .await
+            {
+                tracing::warn!(task = id, invoice = %inv.number, error = %e, "could not close a task the letter covers");
+            }
         }
     }
     Ok(format!("letter {} generated{told}", path.display()))

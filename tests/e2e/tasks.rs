@@ -856,3 +856,63 @@ both_backends!(
         assert!(!second.contains("L441-10"), "{second}");
     }
 );
+
+both_backends!(
+    one_formal_notice_claims_all_the_customers_invoices_at_that_step,
+    |db: TestDb| async move {
+        let smtp = SmtpSink::start().await;
+        let csv = "number,customer,email,locale,total,balance,currency,issued_on,due_on,status\n\
+                   F-1,Brasserie du Port,a@brasserie.example,fr,1248.00,1248.00,EUR,2026-12-01,2027-01-15,open\n\
+                   F-2,Brasserie du Port,a@brasserie.example,fr,300.00,300.00,EUR,2026-12-01,2027-01-10,open\n\
+                   F-3,Café Central,c@cafe.example,fr,99.00,99.00,EUR,2026-12-01,2027-01-10,open\n";
+        let policy = "policy:
+  max_automatic_reminders: 0
+  min_balance: 5.00
+  group_by_customer: true
+  steps:
+    - { id: notice, offset_days: 10, channel: letter, template: mise_en_demeure }
+  thank_you: { channel: email, template: thanks }
+";
+        let config = config_with(&db, &smtp.url(), csv, policy);
+        let now = "2027-01-25T10:00:00+01:00";
+        assert!(cmd(&config, now, &["run", "--once"]).await.status.success());
+        let list = tasks(&config, now).await;
+        assert_eq!(list.len(), 3, "{list:#?}");
+        let f1 = list.iter().find(|t| t["invoice"] == "F-1").unwrap();
+        let out = cmd(
+            &config,
+            now,
+            &["tasks", "approve", &f1["id"].as_i64().unwrap().to_string()],
+        )
+        .await;
+        assert!(out.status.success(), "{}", stderr(&out));
+        // One letter for the brasserie, claiming both invoices; the café's task still waits.
+        let letters: Vec<_> = std::fs::read_dir(db.dir.path().join("letters"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(letters.len(), 1);
+        let text = pdf_text(&letters[0]);
+        for expected in ["F-1", "F-2", "1 548,00 €", "Brasserie du Port"] {
+            assert!(text.contains(expected), "`{expected}` missing: {text}");
+        }
+        assert!(!text.contains("F-3"), "{text}");
+        let left = tasks(&config, now).await;
+        assert_eq!(left.len(), 1, "{left:#?}");
+        assert_eq!(left[0]["invoice"], "F-3");
+        assert_eq!(
+            scalar(
+                &db.url,
+                "SELECT COUNT(*) FROM reminders WHERE step = 'notice' AND status = 'sent'"
+            )
+            .await,
+            2
+        );
+        let to_approver = smtp
+            .messages()
+            .into_iter()
+            .filter(|m| m.to.iter().any(|t| t == "compta@atelier-dupont.fr"))
+            .count();
+        assert_eq!(to_approver, 1, "one letter, one e-mail to the approver");
+    }
+);
