@@ -21,6 +21,6 @@ pub use error::ConnectorError;
 pub use money::{Currency, Money, MoneyError};
 pub use types::{
     Activity, Change, Customer, CustomerHint, ExternalPayment, InboundEvent, Invoice,
-    InvoiceStatus, Payment, RecordPayment, WriteBack,
+    InvoiceStatus, Payment, RecordPayment, WriteBack, address_line,
 };
 pub use webhook::{SignatureCheck, UnverifiedWebhook, VerifiedEvent, WebhookError, WebhookReply};

@@ -90,6 +90,41 @@ pub struct Customer {
     pub consumer: Option<bool>,
 }
 
+/// A postal address on one line, as letters print it (split again at the commas): the street
+/// lines (each may hold several, one per text line), then `postal code city`, the region and
+/// the country; blank parts are left out; `None` when nothing is left.
+pub fn address_line<'a>(
+    street: impl IntoIterator<Item = Option<&'a str>>,
+    postal_code: Option<&str>,
+    city: Option<&str>,
+    region: Option<&str>,
+    country: Option<&str>,
+) -> Option<String> {
+    let mut parts: Vec<String> = street
+        .into_iter()
+        .flatten()
+        .flat_map(str::lines)
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect();
+    let city = [postal_code, city]
+        .into_iter()
+        .flatten()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    parts.push(city);
+    parts.extend(
+        [region, country]
+            .into_iter()
+            .flatten()
+            .map(|s| s.trim().to_string()),
+    );
+    parts.retain(|p| !p.is_empty());
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
 /// What an invoice says about its customer, used only when the customer itself is not known
 /// yet (an invoice seen before its customer): it never overwrites a stored customer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -258,4 +293,35 @@ pub struct WriteBack {
     pub idempotency_key: String,
     /// What to record.
     pub activity: Activity,
+}
+
+#[cfg(test)]
+mod address_tests {
+    use super::address_line;
+
+    #[test]
+    fn one_line_for_letters() {
+        assert_eq!(
+            address_line(
+                [
+                    Some("Service comptabilité\n4 quai des Bateliers"),
+                    Some("  ")
+                ],
+                Some("67000"),
+                Some("Strasbourg"),
+                None,
+                Some("France")
+            )
+            .as_deref(),
+            Some("Service comptabilité, 4 quai des Bateliers, 67000 Strasbourg, France")
+        );
+        assert_eq!(
+            address_line([None], None, Some(" Lyon "), Some(""), None).as_deref(),
+            Some("Lyon")
+        );
+        assert_eq!(
+            address_line([None, Some("")], Some(""), None, None, None),
+            None
+        );
+    }
 }

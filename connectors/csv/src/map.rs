@@ -295,6 +295,16 @@ mod tests {
         "2026-11-25T10:00:00Z".parse().unwrap()
     }
 
+    fn customers(p: &Parsed) -> Vec<&Customer> {
+        p.changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::Customer(c) => Some(c),
+                _ => None,
+            })
+            .collect()
+    }
+
     fn invoices(p: &Parsed) -> Vec<&Invoice> {
         p.changes
             .iter()
@@ -384,14 +394,7 @@ mod tests {
     fn one_customer_per_name_with_all_their_emails() {
         let text = "number,customer,email,total\nF-1,A,a@x.fr,1\nF-2,A,b@x.fr,2\n";
         let p = parse(text, b',', Currency::EUR, at());
-        let customers: Vec<&Customer> = p
-            .changes
-            .iter()
-            .filter_map(|c| match c {
-                Change::Customer(c) => Some(c),
-                _ => None,
-            })
-            .collect();
+        let customers = customers(&p);
         assert_eq!(customers.len(), 1);
         assert_eq!(customers[0].emails, vec!["a@x.fr", "b@x.fr"]);
     }
@@ -404,14 +407,7 @@ mod tests {
                     F-3,C,1,,\n\
                     F-4,D,1,,maybe\n";
         let p = parse(text, b',', Currency::EUR, at());
-        let customers: Vec<&Customer> = p
-            .changes
-            .iter()
-            .filter_map(|c| match c {
-                Change::Customer(c) => Some(c),
-                _ => None,
-            })
-            .collect();
+        let customers = customers(&p);
         assert_eq!(customers.len(), 3, "{:?}", p.errors);
         assert_eq!(
             customers[0].address.as_deref(),

@@ -182,26 +182,14 @@ pub const ACCOUNT_ADDRESS: &str =
 /// An Account's billing address on one line, for letters: street lines, then postal code and
 /// city, state, country (`12 rue des Tanneurs, 67000 Strasbourg, France`).
 fn billing_address(rec: &Record) -> Option<String> {
-    let mut parts: Vec<String> = text(rec, "BillingStreet")
-        .map(|s| {
-            s.lines()
-                .map(|l| l.trim().to_string())
-                .filter(|l| !l.is_empty())
-                .collect()
-        })
-        .unwrap_or_default();
-    let field = |name: &str| text(rec, name).filter(|v| !v.trim().is_empty());
-    let city = [field("BillingPostalCode"), field("BillingCity")]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(" ");
-    if !city.is_empty() {
-        parts.push(city);
-    }
-    parts.extend(field("BillingState"));
-    parts.extend(field("BillingCountry"));
-    (!parts.is_empty()).then(|| parts.join(", "))
+    let street = text(rec, "BillingStreet");
+    relance_core::address_line(
+        [street.as_deref()],
+        text(rec, "BillingPostalCode").as_deref(),
+        text(rec, "BillingCity").as_deref(),
+        text(rec, "BillingState").as_deref(),
+        text(rec, "BillingCountry").as_deref(),
+    )
 }
 
 /// An Account record as a customer.

@@ -288,23 +288,12 @@ pub struct Address {
 impl Address {
     /// One line: `12 rue X, 67000 Strasbourg, FR`; `None` when empty.
     pub fn one_line(&self) -> Option<String> {
-        let city = [self.postal_code.as_deref(), self.city.as_deref()]
-            .into_iter()
-            .flatten()
-            .filter(|s| !s.trim().is_empty())
-            .collect::<Vec<_>>()
-            .join(" ");
-        let parts: Vec<String> = [
-            self.line1.clone(),
-            self.line2.clone(),
-            Some(city),
-            self.country.clone(),
-        ]
-        .into_iter()
-        .flatten()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .collect();
-        (!parts.is_empty()).then(|| parts.join(", "))
+        relance_core::address_line(
+            [self.line1.as_deref(), self.line2.as_deref()],
+            self.postal_code.as_deref(),
+            self.city.as_deref(),
+            None,
+            self.country.as_deref(),
+        )
     }
 }
