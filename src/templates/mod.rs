@@ -100,7 +100,7 @@ pub struct MessageContext {
     pub customer: Party,
     /// The invoice the message is about (the oldest when several).
     pub invoice: InvoiceView,
-    /// Every invoice in the message (one for now; several when grouped by customer).
+    /// Every invoice in the message (several when grouped by customer).
     pub invoices: Vec<InvoiceView>,
     /// Step id (`friendly`).
     pub step: String,
