@@ -792,6 +792,7 @@ both_backends!(
   min_balance: 5.00
   steps:
     - { id: notice,     offset_days: 10, channel: letter, template: mise_en_demeure }
+    - { id: firm,       offset_days: 20, channel: email,  template: firm, show_late_fees: true }
     - { id: registered, offset_days: 40, channel: letter, template: lrar, registered: true }
   thank_you: { channel: email, template: thanks }
 ";
@@ -835,6 +836,29 @@ both_backends!(
         assert!(
             !first.contains("L441-10") && !first.contains("40,00"),
             "{first}"
+        );
+        // D+20, the firm e-mail (approved): legal interest since the notice, 26 Jan to 4 Feb,
+        // 10 days: 1248 × 2.62 % × 10/365 = 0.8958 → 0,90 €; no commercial-code wording.
+        approve("2027-02-04").await;
+        assert!(
+            cmd(&config, &day("2027-02-04"), &["run", "--once"])
+                .await
+                .status
+                .success()
+        );
+        let firm = smtp
+            .messages()
+            .into_iter()
+            .rfind(|m| m.to.iter().any(|t| t == "paul@example.com"))
+            .expect("the firm e-mail")
+            .text();
+        assert!(
+            firm.contains("intérêts au taux légal") && firm.contains("0,90"),
+            "{firm}"
+        );
+        assert!(
+            !firm.contains("L441-10") && !firm.contains("40,00"),
+            "{firm}"
         );
         // D+40, the registered letter: legal interest (2027-S1 fixture: 2.62 %) from the day
         // after the notice, 26 Jan to 24 Feb, 30 days: 1248 × 2.62 % × 30/365 = 2.6875 → 2.69.
