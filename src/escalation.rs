@@ -208,38 +208,60 @@ pub async fn approve_letter(
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let path = dir.join(crate::letters::file_name(&letter));
     std::fs::write(&path, &pdf).map_err(|e| format!("{}: {e}", path.display()))?;
-    let kind = if registered {
-        if fr {
+    // The e-mail to the approver is in the company's language; the letter in the customer's.
+    let address_known = customer
+        .address
+        .as_deref()
+        .is_some_and(|a| !a.trim().is_empty());
+    let (subject, text) = if company.locale.starts_with("en") {
+        let kind = if registered {
+            "registered letter"
+        } else {
+            "formal notice"
+        };
+        (
+            format!(
+                "[Relance] {kind} to send: {} – invoice(s) {numbers} ({})",
+                customer.name, letter.reference
+            ),
+            format!(
+                "The {kind} to {} (invoice(s) {numbers}, total claimed {} {}) is attached ({}).\n\
+                 {}sign it, then post it{}.\n",
+                customer.name,
+                claimed_total,
+                invoice.currency,
+                path.display(),
+                if address_known {
+                    "Check the debtor's address, "
+                } else {
+                    "Complete the debtor's postal address (the source has none), "
+                },
+                if registered {
+                    " by registered mail with acknowledgement of receipt"
+                } else {
+                    ""
+                }
+            ),
+        )
+    } else {
+        let kind = if registered {
             "lettre recommandée avec AR"
         } else {
-            "registered letter"
-        }
-    } else if fr {
-        "mise en demeure"
-    } else {
-        "formal notice"
-    };
-    let mut told = String::new();
-    if let Some(channel) = app.dispatcher.channels.get(&ChannelKind::Email) {
-        let message = OutgoingMessage {
-            to: vec![company.email.clone()],
-            to_name: None,
-            subject: format!(
+            "mise en demeure"
+        };
+        (
+            format!(
                 "[Relance] {kind} à envoyer : {} – facture(s) {numbers} ({})",
                 customer.name, letter.reference
             ),
-            text: format!(
+            format!(
                 "La {kind} pour {} (facture(s) {numbers}, total réclamé {} {}) est jointe ({}).\n\
                  {}signez-la, puis postez-la{}.\n",
                 customer.name,
                 claimed_total,
                 invoice.currency,
                 path.display(),
-                if customer
-                    .address
-                    .as_deref()
-                    .is_some_and(|a| !a.trim().is_empty())
-                {
+                if address_known {
                     "Vérifiez l'adresse du débiteur, "
                 } else {
                     "Complétez l'adresse postale du débiteur (la source n'en donne pas), "
@@ -250,6 +272,15 @@ pub async fn approve_letter(
                     ""
                 }
             ),
+        )
+    };
+    let mut told = String::new();
+    if let Some(channel) = app.dispatcher.channels.get(&ChannelKind::Email) {
+        let message = OutgoingMessage {
+            to: vec![company.email.clone()],
+            to_name: None,
+            subject,
+            text,
             html: None,
             message_id: format!("<letter.{}@{}>", letter.reference, app.message_domain()),
             reference: format!("letter:{}", task.id),
