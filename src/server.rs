@@ -1,5 +1,6 @@
 //! HTTP: `POST /webhooks/{connector_id}` (signature checked on the raw body before anything
-//! is parsed; answered 2xx only once the change is committed) and `GET /healthz`.
+//! is parsed; answered 2xx only once the change is committed), `GET /healthz` and
+//! `GET /metrics` (Prometheus text format).
 
 use std::sync::Arc;
 
@@ -114,6 +115,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/webhooks/{connector_id}", post(webhook))
         .route("/healthz", get(health))
+        .route("/metrics", get(metrics))
         .route("/oauth/{connector_id}/callback", get(oauth_callback))
         .layer(DefaultBodyLimit::max(1024 * 1024))
         .with_state(state)
@@ -194,6 +196,85 @@ async fn webhook(
                 .into_response()
         }
     }
+}
+
+/// Prometheus text exposition (format 0.0.4): the outbox, invoices and write-backs by
+/// status, and per connector its last successful sync, whether its last sync failed and the
+/// provider requests it made. Computed from the store at each scrape (shared by replicas).
+async fn metrics(State(app): State<AppState>) -> Response {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let up = app.store.ping().await.is_ok();
+    let _ = writeln!(
+        out,
+        "# HELP relance_database_up Whether the database answers.\n\
+         # TYPE relance_database_up gauge\nrelance_database_up {}",
+        u8::from(up)
+    );
+    if let Ok(counts) = app.store.status_counts().await {
+        for (table, help) in [
+            (
+                "reminders",
+                "Reminders (the outbox and its history) by status.",
+            ),
+            ("invoices", "Invoices by status."),
+            (
+                "writebacks",
+                "Write-backs to the source platforms by status.",
+            ),
+        ] {
+            let _ = writeln!(
+                out,
+                "# HELP relance_{table} {help}\n# TYPE relance_{table} gauge"
+            );
+            for (_, status, n) in counts.iter().filter(|(t, _, _)| t == table) {
+                let _ = writeln!(out, "relance_{table}{{status=\"{status}\"}} {n}");
+            }
+        }
+    }
+    let mut success = String::new();
+    let mut failing = String::new();
+    let mut requests = String::new();
+    for c in app.connectors.iter() {
+        let id = c.id();
+        let state = app.store.sync_state(id).await.ok().flatten();
+        if let Some(at) = state.as_ref().and_then(|s| s.last_success_at) {
+            let _ = writeln!(
+                success,
+                "relance_connector_last_success_timestamp_seconds{{connector=\"{id}\"}} {}",
+                at.timestamp()
+            );
+        }
+        let error = state.as_ref().is_some_and(|s| s.last_error.is_some());
+        let _ = writeln!(
+            failing,
+            "relance_connector_failing{{connector=\"{id}\"}} {}",
+            u8::from(error)
+        );
+        let _ = writeln!(
+            requests,
+            "relance_connector_requests_total{{connector=\"{id}\"}} {}",
+            c.requests()
+        );
+    }
+    let _ = write!(
+        out,
+        "# HELP relance_connector_last_success_timestamp_seconds End of the connector's last successful sync.\n\
+         # TYPE relance_connector_last_success_timestamp_seconds gauge\n{success}\
+         # HELP relance_connector_failing 1 when the connector's last sync failed.\n\
+         # TYPE relance_connector_failing gauge\n{failing}\
+         # HELP relance_connector_requests_total Provider requests made by this process.\n\
+         # TYPE relance_connector_requests_total counter\n{requests}"
+    );
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        out,
+    )
+        .into_response()
 }
 
 async fn health(State(app): State<AppState>) -> Response {

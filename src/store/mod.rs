@@ -232,6 +232,19 @@ impl Store {
     }
 
     /// Checks the database answers.
+    /// Row counts by status, for `/metrics`: `(table, status, count)` for reminders, invoices
+    /// and write-backs.
+    pub async fn status_counts(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
+        on_pool!(self, |pool| sqlx::query_as(
+            "SELECT 'reminders', status, COUNT(*) FROM reminders GROUP BY status \
+             UNION ALL SELECT 'invoices', status, COUNT(*) FROM invoices GROUP BY status \
+             UNION ALL SELECT 'writebacks', status, COUNT(*) FROM writebacks GROUP BY status"
+        )
+        .fetch_all(pool)
+        .await
+        .ctx("counting rows for the metrics"))
+    }
+
     pub async fn ping(&self) -> Result<(), StoreError> {
         on_pool!(self, |pool| sqlx::query("SELECT 1")
             .execute(pool)

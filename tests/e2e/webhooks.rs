@@ -313,3 +313,62 @@ both_backends!(
         );
     }
 );
+
+async fn metrics(w: &World) -> String {
+    let resp = w.http.get(w.app.url("/metrics")).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    resp.text().await.unwrap()
+}
+
+both_backends!(metrics_follow_the_store, |db: TestDb| async move {
+    let w = world(&db).await;
+    let before = metrics(&w).await;
+    for line in [
+        "relance_database_up 1",
+        "relance_invoices{status=\"open\"} 1",
+        "relance_connector_failing{connector=\"stripe-main\"} 0",
+        "# TYPE relance_connector_requests_total counter",
+    ] {
+        assert!(before.contains(line), "`{line}` missing:\n{before}");
+    }
+    assert!(
+        before.contains(
+            "relance_connector_last_success_timestamp_seconds{connector=\"stripe-main\"} "
+        ),
+        "{before}"
+    );
+    let requests: u64 = before
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("relance_connector_requests_total{connector=\"stripe-main\"} ")
+        })
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(requests >= 2, "customers and invoices listed: {before}");
+    // A payment arrives: the invoice counts as paid.
+    let t = at(NOW).timestamp();
+    let body = paid_event(&w, "evt_pay_m", t - 10);
+    let (status, _) = post(
+        &w,
+        &body,
+        Some(stripe::sign(&body, stripe::WEBHOOK_SECRET, t)),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let after = metrics(&w).await;
+    assert!(
+        after.contains("relance_invoices{status=\"paid\"} 1"),
+        "{after}"
+    );
+    assert!(
+        !after.contains("relance_invoices{status=\"open\"}"),
+        "{after}"
+    );
+});
