@@ -125,6 +125,10 @@ both_backends!(
         assert_eq!(names[1][2], None);
         let queries = fake.with(|s| s.queries.clone());
         assert!(
+            !queries.iter().any(|q| q.contains("IsPersonAccount")),
+            "no Person Accounts in this org: not asked for"
+        );
+        assert!(
             queries[1].contains("FROM blng__Invoice__c ORDER BY SystemModstamp, Id"),
             "{queries:#?}"
         );
@@ -564,3 +568,44 @@ both_backends!(
         assert_eq!(stored.account.as_deref(), Some(ORG));
     }
 );
+
+both_backends!(person_accounts_are_consumers, |db: TestDb| async move {
+    let fake = FakeSalesforce::start().await;
+    book(&fake, 2);
+    fake.with(|s| {
+        s.fields.get_mut("Account").unwrap().extend([
+            ("IsPersonAccount".to_string(), None),
+            ("PersonEmail".to_string(), None),
+        ]);
+        for a in s.objects.get_mut("Account").unwrap() {
+            let person = a["Id"] == "0015e00000GlBx2AAF";
+            a["IsPersonAccount"] = json!(person);
+            a["PersonEmail"] = if person {
+                json!("jeanne@example.com")
+            } else {
+                serde_json::Value::Null
+            };
+        }
+    });
+    let smtp = SmtpSink::start().await;
+    let app = world(&db, &fake, &smtp, &fake.connector_yaml("sf", BLNG)).await;
+    sync(&app, "sf").await.unwrap();
+    assert!(
+        fake.with(|s| s.queries.iter().any(|q| q.contains("IsPersonAccount"))),
+        "the org has Person Accounts: asked"
+    );
+    let kinds = rows(
+        &db.url,
+        "SELECT external_id, kind, emails FROM customers ORDER BY external_id",
+    )
+    .await;
+    assert_eq!(kinds[0][1].as_deref(), Some("b2b"), "{kinds:?}");
+    assert_eq!(kinds[1][1].as_deref(), Some("b2c"), "{kinds:?}");
+    assert!(
+        kinds[1][2]
+            .as_deref()
+            .unwrap_or("")
+            .contains("jeanne@example.com"),
+        "{kinds:?}"
+    );
+});

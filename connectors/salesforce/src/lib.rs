@@ -77,6 +77,19 @@ struct Described {
     account_owner: Option<String>,
     multi_currency: bool,
     default_currency: Currency,
+    /// Person Accounts are on in the org: `Account.IsPersonAccount` marks consumers (B2C).
+    person_accounts: bool,
+}
+
+impl Described {
+    /// The Account fields read with every account.
+    fn account_fields(&self) -> String {
+        let mut fields = format!("Id, Name, Phone, {ACCOUNT_ADDRESS}, SystemModstamp");
+        if self.person_accounts {
+            fields.push_str(", IsPersonAccount, PersonEmail");
+        }
+        fields
+    }
 }
 
 #[derive(Deserialize)]
@@ -228,6 +241,20 @@ impl SalesforceConnector {
                         })?
                     }
                 };
+                // Person Accounts (individuals, B2C) exist only where the org turned them on;
+                // `IsPersonAccount` is then a field of Account.
+                let person_accounts = match self
+                    .client
+                    .call("describe accounts", Method::Get, "sobjects/Account/describe", &[], None)
+                    .await
+                {
+                    Ok(body) => {
+                        let account: Describe = self.client.parse("describe accounts", &body)?;
+                        account.fields.iter().any(|f| f.name == "IsPersonAccount")
+                    }
+                    Err(ConnectorError::NotFound(_)) => false,
+                    Err(e) => return Err(e),
+                };
                 Ok(Described {
                     mapping,
                     select,
@@ -235,6 +262,7 @@ impl SalesforceConnector {
                     account_owner,
                     multi_currency,
                     default_currency,
+                    person_accounts,
                 })
             })
             .await
@@ -426,7 +454,8 @@ impl Connector for SalesforceConnector {
                         self.query_page(
                             "query accounts",
                             &format!(
-                                "SELECT Id, Name, Phone, {ACCOUNT_ADDRESS}, SystemModstamp FROM Account WHERE Id IN (SELECT {account} FROM {}){since} ORDER BY SystemModstamp, Id",
+                                "SELECT {} FROM Account WHERE Id IN (SELECT {account} FROM {}){since} ORDER BY SystemModstamp, Id",
+                                d.account_fields(),
                                 d.mapping.object
                             ),
                         )
@@ -516,6 +545,11 @@ impl Connector for SalesforceConnector {
         if !invoices.is_empty() {
             out.extend(self.fetch_invoices(&invoices).await?);
         }
+        let fields = if accounts.is_empty() {
+            String::new()
+        } else {
+            self.described().await?.account_fields()
+        };
         for chunk in accounts.chunks(IDS_PER_QUERY) {
             let list = chunk
                 .iter()
@@ -525,9 +559,7 @@ impl Connector for SalesforceConnector {
             let page = self
                 .query_page(
                     "read accounts",
-                    &format!(
-                        "SELECT Id, Name, Phone, {ACCOUNT_ADDRESS}, SystemModstamp FROM Account WHERE Id IN ({list})"
-                    ),
+                    &format!("SELECT {fields} FROM Account WHERE Id IN ({list})"),
                 )
                 .await?;
             out.extend(page.records.iter().filter_map(map::account));

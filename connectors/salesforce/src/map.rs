@@ -198,13 +198,18 @@ pub fn account(rec: &Record) -> Option<Change> {
     Some(Change::Customer(Customer {
         name: text(rec, "Name").unwrap_or_else(|| id.clone()),
         external_id: id,
-        emails: Vec::new(),
+        // An individual's own e-mail (Person Accounts); a business's comes from the contact.
+        emails: text(rec, "PersonEmail")
+            .filter(|e| !e.trim().is_empty())
+            .into_iter()
+            .collect(),
         phone: text(rec, "Phone"),
         locale: None,
         time_zone: None,
         source_updated_at: text(rec, "SystemModstamp").and_then(|s| datetime(&s)),
         address: billing_address(rec),
-        consumer: None,
+        // A Person Account is an individual: a consumer under late-payment law.
+        consumer: raw(rec, "IsPersonAccount").and_then(|v| v.trim().parse::<bool>().ok()),
     }))
 }
 
@@ -351,5 +356,24 @@ mod tests {
             panic!()
         };
         assert_eq!(c.address, None);
+        assert_eq!(c.consumer, None, "no Person Accounts in the org");
+        let person: Record = serde_json::from_str(
+            r#"{"Id": "001P", "Name": "Jeanne Martin", "IsPersonAccount": true,
+                "PersonEmail": "jeanne@example.com"}"#,
+        )
+        .unwrap();
+        let Some(Change::Customer(c)) = account(&person) else {
+            panic!()
+        };
+        assert_eq!(c.consumer, Some(true));
+        assert_eq!(c.emails, vec!["jeanne@example.com"]);
+        let business: Record = serde_json::from_str(
+            r#"{"Id": "001B", "IsPersonAccount": false, "PersonEmail": null}"#,
+        )
+        .unwrap();
+        let Some(Change::Customer(c)) = account(&business) else {
+            panic!()
+        };
+        assert_eq!((c.consumer, c.emails.len()), (Some(false), 0));
     }
 }
