@@ -1,9 +1,14 @@
 //! Sync: pulls a connector page after page, committing each page with its cursor (a crash
 //! repeats at most one page, harmlessly), then fetches the objects that events only named.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
-use relance_core::{Clock, Connector, ConnectorError, InboundEvent, PullRequest};
+use chrono::{DateTime, Utc};
+use relance_core::{
+    Change, Clock, Connector, ConnectorError, InboundEvent, Listing, ObjectKind, ObjectRef,
+    PullRequest,
+};
 
 use crate::store::{ApplyStats, Store, StoreError};
 
@@ -18,6 +23,8 @@ pub struct SyncReport {
     pub stats: ApplyStats,
     /// Problems that did not stop the sync (bad rows, unreadable objects).
     pub warnings: Vec<String>,
+    /// Open invoices a full listing did not show: checked with the provider, or closed.
+    pub unlisted: usize,
 }
 
 /// Why a sync stopped.
@@ -73,7 +80,24 @@ pub async fn sync_connector(
         Ok(p) => p,
         Err(e) => return failed(e).await,
     };
+    // The invoices of a full listing seen from its first page (reconciled at its end).
+    let mut listed: Option<Listed> = None;
     loop {
+        if pull.listing == Listing::Starts {
+            listed = Some(Listed::default());
+        }
+        if let Some(seen) = listed.as_mut()
+            && pull.listing != Listing::No
+        {
+            for event in &pull.events {
+                for change in &event.changes {
+                    if let Change::Invoice(i) = change {
+                        seen.ids.insert(i.external_id.clone());
+                        seen.version = seen.version.max(Some(i.source_updated_at));
+                    }
+                }
+            }
+        }
         for w in &pull.warnings {
             tracing::warn!(connector = id, "{w}");
         }
@@ -111,12 +135,90 @@ pub async fn sync_connector(
             Some(Err(e)) => return failed(e).await,
         }
     }
+    if let Some(seen) = listed {
+        let absent = reconcile(store, connector, clock, &seen).await?;
+        report.unlisted = absent;
+    }
     let fetched = refetch(store, connector, clock).await?;
     add(&mut report.stats, fetched);
     if report.stats.invoices + report.stats.customers >= ANALYZE_AFTER {
         store.analyze().await?;
     }
     Ok(report)
+}
+
+/// What a full listing showed: the invoices, and the newest version among them.
+#[derive(Default)]
+struct Listed {
+    ids: HashSet<String>,
+    version: Option<DateTime<Utc>>,
+}
+
+/// After a full listing: the open invoices it did not list are asked for again (the provider
+/// says whether they were deleted, or just moved while the listing ran); a source that cannot
+/// be asked (a CSV file) has removed them, and they are closed. Returns how many.
+async fn reconcile(
+    store: &Store,
+    connector: &dyn Connector,
+    clock: &Arc<dyn Clock>,
+    seen: &Listed,
+) -> Result<usize, StoreError> {
+    let id = connector.id();
+    let absent: Vec<String> = store
+        .open_invoice_ids(id)
+        .await?
+        .into_iter()
+        .filter(|e| !seen.ids.contains(e))
+        .collect();
+    if absent.is_empty() {
+        return Ok(0);
+    }
+    let now = clock.now();
+    let Some(version) = seen.version else {
+        // An empty listing is more likely a broken export than a paid-up book.
+        tracing::warn!(
+            connector = id,
+            open = absent.len(),
+            "the full listing holds no invoice: nothing closed"
+        );
+        return Ok(0);
+    };
+    tracing::info!(
+        connector = id,
+        invoices = absent.len(),
+        "open invoices missing from the full listing: checking them"
+    );
+    let event = if connector.capabilities().fetch {
+        InboundEvent {
+            id: Some(format!("reconcile:{}", now.timestamp_micros())),
+            kind: "reconcile".into(),
+            changes: Vec::new(),
+            refetch: absent
+                .iter()
+                .map(|e| ObjectRef {
+                    kind: ObjectKind::Invoice,
+                    external_id: e.clone(),
+                })
+                .collect(),
+        }
+    } else {
+        InboundEvent {
+            id: None,
+            kind: "reconcile".into(),
+            changes: absent
+                .iter()
+                // Removed in the version of the source that was listed: the same row put back
+                // later (a newer version) opens the invoice again.
+                .map(|e| Change::InvoiceDeleted {
+                    external_id: e.clone(),
+                    at: version,
+                })
+                .collect(),
+            refetch: Vec::new(),
+        }
+    };
+    store.apply(id, "reconcile", &[event], None, 0, now).await?;
+    Ok(absent.len())
 }
 
 /// Objects written by one sync after which the planner's statistics are refreshed.

@@ -784,6 +784,17 @@ impl Store {
     }
 
     /// Events of `connector` that name objects still to fetch: `(row id, refs)`.
+    /// External ids of a connector's open invoices.
+    pub async fn open_invoice_ids(&self, connector: &str) -> Result<Vec<String>, StoreError> {
+        on_pool!(self, |pool| sqlx::query_scalar(
+            "SELECT external_id FROM invoices WHERE connector_id = $1 AND status = 'open'"
+        )
+        .bind(connector)
+        .fetch_all(pool)
+        .await
+        .ctx("reading open invoices"))
+    }
+
     pub async fn pending_refetches(
         &self,
         connector: &str,

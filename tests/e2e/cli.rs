@@ -285,3 +285,73 @@ async fn the_readme_demo_runs_offline() {
     assert!(stdout(&out).contains("Sent 0"), "{}", stdout(&out));
     assert_eq!(std::fs::read_dir(&outbox).unwrap().count(), 4);
 }
+
+both_backends!(
+    an_invoice_taken_out_of_the_csv_is_no_longer_chased,
+    |db: TestDb| async move {
+        let smtp = SmtpSink::start().await;
+        let config = csv_setup(&db, &smtp.url());
+        let csv = db.dir.path().join("invoices.csv");
+        let sync = || async {
+            let out = run(relance(&[
+                "--config",
+                config.to_str().unwrap(),
+                "--now",
+                "2027-01-10T09:00:00+01:00",
+                "sync",
+            ]))
+            .await;
+            assert!(out.status.success(), "{}", stderr(&out));
+        };
+        let open_f2 = || {
+            scalar(
+                &db.url,
+                "SELECT COUNT(*) FROM invoices WHERE external_id = 'F-2' AND status = 'open'",
+            )
+        };
+        sync().await;
+        assert_eq!(open_f2().await, 1);
+        // The admin deletes the F-2 row: the file is the whole book, F-2 is closed.
+        let without: String = CSV
+            .lines()
+            .filter(|l| !l.starts_with("F-2,"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        std::fs::write(&csv, &without).unwrap();
+        sync().await;
+        assert_eq!(open_f2().await, 0);
+        assert_eq!(
+            scalar(
+                &db.url,
+                "SELECT COUNT(*) FROM invoices WHERE external_id = 'F-2' AND status = 'void'"
+            )
+            .await,
+            1
+        );
+        assert_eq!(
+            scalar(
+                &db.url,
+                "SELECT COUNT(*) FROM invoices WHERE status = 'open'"
+            )
+            .await,
+            3,
+            "the others untouched"
+        );
+        // Put back (a newer file): chased again.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(&csv, CSV).unwrap();
+        sync().await;
+        assert_eq!(open_f2().await, 1);
+        // A file with no invoice at all looks like a broken export: nothing is closed.
+        std::fs::write(&csv, CSV.lines().next().unwrap().to_string() + "\n").unwrap();
+        sync().await;
+        assert_eq!(
+            scalar(
+                &db.url,
+                "SELECT COUNT(*) FROM invoices WHERE status = 'open'"
+            )
+            .await,
+            4
+        );
+    }
+);

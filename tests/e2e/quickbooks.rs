@@ -849,3 +849,47 @@ both_backends!(
         );
     }
 );
+
+both_backends!(
+    a_full_listing_finds_invoices_deleted_out_of_sight,
+    |db: TestDb| async move {
+        let fake = FakeQbo::start().await;
+        book(&fake, 5);
+        let smtp = SmtpSink::start().await;
+        let app = world(&db, &fake, &smtp, false).await;
+        connect_by_callback(&app).await;
+        sync(&app).await.unwrap();
+        assert_eq!(
+            scalar(
+                &db.url,
+                "SELECT COUNT(*) FROM invoices WHERE status = 'open'"
+            )
+            .await,
+            6
+        );
+        // Relance was down for 40 days: change data capture no longer reaches back, and
+        // invoice 1002 was deleted meanwhile (no webhook, no CDC record left).
+        app.clock.advance(TimeDelta::days(40));
+        fake.with(|s| {
+            s.queries.clear();
+            s.invoices.retain(|v| v["Id"] != "1002");
+        });
+        let report = sync(&app).await.unwrap();
+        assert_eq!(report.unlisted, 1, "{report:?}");
+        let queries = fake.with(|s| s.queries.clone());
+        assert!(
+            queries[0].starts_with("SELECT * FROM Customer WHERE Active IN (true, false) ORDERBY"),
+            "a full listing: {queries:#?}"
+        );
+        let status = rows(
+            &db.url,
+            "SELECT external_id, status FROM invoices WHERE status <> 'open' ORDER BY external_id",
+        )
+        .await;
+        assert_eq!(
+            status,
+            vec![vec![Some("1002".to_string()), Some("void".to_string())]],
+            "asked for by id, QuickBooks answers 610: gone; the others stay open"
+        );
+    }
+);

@@ -609,3 +609,53 @@ both_backends!(person_accounts_are_consumers, |db: TestDb| async move {
         "{kinds:?}"
     );
 });
+
+both_backends!(
+    a_full_listing_finds_records_deleted_out_of_sight,
+    |db: TestDb| async move {
+        let fake = FakeSalesforce::start().await;
+        book(&fake, 4);
+        let smtp = SmtpSink::start().await;
+        let app = world(&db, &fake, &smtp, &fake.connector_yaml("sf", BLNG)).await;
+        sync(&app, "sf").await.unwrap();
+        assert_eq!(
+            scalar(
+                &db.url,
+                "SELECT COUNT(*) FROM invoices WHERE status = 'open'"
+            )
+            .await,
+            4
+        );
+        // Down for 20 days: getDeleted reaches back 15 only, so a full listing; one record
+        // was deleted (and emptied from the recycle bin) meanwhile.
+        app.clock.advance(TimeDelta::days(20));
+        fake.with(|s| {
+            s.queries.clear();
+            s.objects
+                .get_mut("blng__Invoice__c")
+                .unwrap()
+                .retain(|v| v["Id"] != "a1X5e00000Inv02EAB");
+        });
+        let report = sync(&app, "sf").await.unwrap();
+        assert_eq!(report.unlisted, 1, "{report:?}");
+        let queries = fake.with(|s| s.queries.clone());
+        assert!(
+            queries
+                .iter()
+                .any(|q| q.contains("WHERE Id IN ('a1X5e00000Inv02EAB')")),
+            "asked for by id: {queries:#?}"
+        );
+        let closed = rows(
+            &db.url,
+            "SELECT external_id, status FROM invoices WHERE status <> 'open'",
+        )
+        .await;
+        assert_eq!(
+            closed,
+            vec![vec![
+                Some("a1X5e00000Inv02EAB".to_string()),
+                Some("void".to_string())
+            ]]
+        );
+    }
+);

@@ -77,6 +77,22 @@ pub struct Pull {
     pub warnings: Vec<String>,
     /// Requests made to the provider for this page.
     pub requests: u32,
+    /// Whether this page is part of a listing of every invoice the provider has.
+    pub listing: Listing,
+}
+
+/// Where a page stands in a full listing of invoices. When a sync has seen a listing from its
+/// first page to its last, an open invoice it did not list is checked with the provider (or,
+/// for a source that cannot be asked, taken as removed): nothing is chased on a stale copy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Listing {
+    /// Not part of one (customers, events, an incremental query).
+    #[default]
+    No,
+    /// The first page of invoices of a full listing.
+    Starts,
+    /// A later page of the same listing.
+    Continues,
 }
 
 /// A provider, as the daemon sees it. Implementations live in their own crate and depend on

@@ -16,7 +16,7 @@ pub mod types;
 pub mod webhook;
 
 pub use clock::{Clock, ManualClock, OffsetClock, SystemClock};
-pub use connector::{Capabilities, Connector, ObjectKind, ObjectRef, Pull, PullRequest};
+pub use connector::{Capabilities, Connector, Listing, ObjectKind, ObjectRef, Pull, PullRequest};
 pub use error::ConnectorError;
 pub use money::{Currency, Money, MoneyError};
 pub use types::{

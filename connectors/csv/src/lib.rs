@@ -100,6 +100,8 @@ impl Connector for CsvConnector {
             .into_iter()
             .map(|e| format!("{}: {shown} {e}", self.id))
             .collect();
+        // The file is the whole book: an invoice no longer in it is no longer to chase.
+        pull.listing = relance_core::Listing::Starts;
         pull.events.push(InboundEvent {
             kind: "csv.file".into(),
             changes: parsed.changes,

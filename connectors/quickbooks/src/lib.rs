@@ -439,6 +439,13 @@ impl Connector for QuickBooksConnector {
         match cursor.phase {
             Phase::Customers | Phase::Invoices | Phase::Payments => {
                 let entity = cursor.phase.entity();
+                if cursor.phase == Phase::Invoices && cursor.since.is_none() {
+                    pull.listing = if cursor.start == 1 {
+                        relance_core::Listing::Starts
+                    } else {
+                        relance_core::Listing::Continues
+                    };
+                }
                 let statement = Self::statement(entity, cursor.since, cursor.start);
                 let page = self
                     .query_page(entity, &statement, cursor.phase == Phase::Invoices)

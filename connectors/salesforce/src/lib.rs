@@ -418,6 +418,13 @@ impl Connector for SalesforceConnector {
         match cursor.phase {
             Phase::Invoices => {
                 pull.phase = "invoices";
+                if cursor.since.is_none() {
+                    pull.listing = if cursor.next.is_none() {
+                        relance_core::Listing::Starts
+                    } else {
+                        relance_core::Listing::Continues
+                    };
+                }
                 let page = match &cursor.next {
                     Some(next) => self.next_page("query invoices", next).await?,
                     None => {

@@ -178,6 +178,11 @@ impl StripeConnector {
         cursor: &mut Cursor,
         pull: &mut Pull,
     ) -> Result<(), ConnectorError> {
+        pull.listing = if cursor.after.is_none() {
+            relance_core::Listing::Starts
+        } else {
+            relance_core::Listing::Continues
+        };
         let query = Self::page_query(&cursor.after);
         let body = self
             .client
