@@ -81,6 +81,12 @@ pub fn print_syncs(results: &[(String, Result<SyncReport, SyncError>)]) -> ExitC
                         String::new()
                     }
                 );
+                if s.unlisted > 0 {
+                    println!(
+                        "  {} open invoice(s) missing from the full listing: checked with the source",
+                        s.unlisted
+                    );
+                }
                 for w in &s.warnings {
                     println!("  warning: {w}");
                 }

@@ -302,6 +302,7 @@ both_backends!(
             ]))
             .await;
             assert!(out.status.success(), "{}", stderr(&out));
+            stdout(&out)
         };
         let open_f2 = || {
             scalar(
@@ -318,7 +319,11 @@ both_backends!(
             .map(|l| format!("{l}\n"))
             .collect();
         std::fs::write(&csv, &without).unwrap();
-        sync().await;
+        let said = sync().await;
+        assert!(
+            said.contains("1 open invoice(s) missing from the full listing"),
+            "{said}"
+        );
         assert_eq!(open_f2().await, 0);
         assert_eq!(
             scalar(
