@@ -188,21 +188,26 @@ async fn reconcile(
         invoices = absent.len(),
         "open invoices missing from the full listing: checking them"
     );
-    let event = if connector.capabilities().fetch {
-        InboundEvent {
-            id: Some(format!("reconcile:{}", now.timestamp_micros())),
-            kind: "reconcile".into(),
-            changes: Vec::new(),
-            refetch: absent
-                .iter()
-                .map(|e| ObjectRef {
-                    kind: ObjectKind::Invoice,
-                    external_id: e.clone(),
-                })
-                .collect(),
-        }
+    let events: Vec<InboundEvent> = if connector.capabilities().fetch {
+        // Inbox rows of 100 objects: one the provider cannot give back holds up few others.
+        absent
+            .chunks(100)
+            .enumerate()
+            .map(|(n, chunk)| InboundEvent {
+                id: Some(format!("reconcile:{}:{n}", now.timestamp_micros())),
+                kind: "reconcile".into(),
+                changes: Vec::new(),
+                refetch: chunk
+                    .iter()
+                    .map(|e| ObjectRef {
+                        kind: ObjectKind::Invoice,
+                        external_id: e.clone(),
+                    })
+                    .collect(),
+            })
+            .collect()
     } else {
-        InboundEvent {
+        vec![InboundEvent {
             id: None,
             kind: "reconcile".into(),
             changes: absent
@@ -215,9 +220,9 @@ async fn reconcile(
                 })
                 .collect(),
             refetch: Vec::new(),
-        }
+        }]
     };
-    store.apply(id, "reconcile", &[event], None, 0, now).await?;
+    store.apply(id, "reconcile", &events, None, 0, now).await?;
     Ok(absent.len())
 }
 
