@@ -274,3 +274,43 @@ both_backends!(
         assert_eq!(scalar(&db.url, "SELECT COUNT(*) FROM invoices").await, 4);
     }
 );
+
+both_backends!(
+    a_full_resync_finds_invoices_gone_from_stripe,
+    |db: TestDb| async move {
+        let store = db.store().await;
+        let fake = FakeStripe::start().await;
+        book(&fake, 2, 5);
+        let clock = clock();
+        let c = connector(&fake, stripe::KEY, clock.clone());
+        let dyn_clock: Arc<dyn Clock> = clock.clone();
+        sync_connector(&store, &c, &dyn_clock, false, &mut |_, _, _| {})
+            .await
+            .unwrap();
+        let open = || {
+            scalar(
+                &db.url,
+                "SELECT COUNT(*) FROM invoices WHERE status = 'open'",
+            )
+        };
+        assert_eq!(open().await, 5);
+        // Gone from Stripe without an event Relance saw: a full resync lists the others, asks
+        // for it by id, and Stripe's `resource_missing` closes it.
+        fake.state
+            .lock()
+            .unwrap()
+            .invoices
+            .retain(|i| i["id"] != json!("in_000002"));
+        let report = sync_connector(&store, &c, &dyn_clock, true, &mut |_, _, _| {})
+            .await
+            .unwrap();
+        assert_eq!(report.unlisted, 1, "{report:?}");
+        assert_eq!(open().await, 4);
+        let gone = rows(
+            &db.url,
+            "SELECT status FROM invoices WHERE external_id = 'in_000002'",
+        )
+        .await;
+        assert_eq!(gone[0][0].as_deref(), Some("void"));
+    }
+);
