@@ -360,3 +360,96 @@ both_backends!(
         );
     }
 );
+
+#[tokio::test]
+async fn the_readme_ladder_demo_runs_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("config"),
+        &dir.path().join("config"),
+    );
+    let config = dir.path().join("config/demo/ladder.yaml");
+    let cmd = |now: &'static str, args: &'static [&'static str]| {
+        let config = config.clone();
+        async move {
+            let mut all = vec!["--config", config.to_str().unwrap(), "--now", now];
+            all.extend_from_slice(args);
+            let out = run(relance(&all)).await;
+            assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+            stdout(&out)
+        }
+    };
+    let tasks = |now: &'static str| async move {
+        let v: Value =
+            serde_json::from_str(&cmd(now, &["tasks", "--format", "json"]).await).unwrap();
+        v["tasks"].as_array().unwrap().clone()
+    };
+    // 1 April: a courtesy notice, a firm reminder with its late fees, three calls to make.
+    let text = cmd("2026-04-01T10:00:00+02:00", &["run", "--once"]).await;
+    assert!(text.contains("Sent 2, failed 0"), "{text}");
+    let calls = tasks("2026-04-01T10:00:00+02:00").await;
+    assert_eq!(calls.len(), 3, "{calls:#?}");
+    assert!(calls.iter().all(|t| t["step"] == "call"));
+    for t in &calls {
+        let id = t["id"].as_i64().unwrap().to_string();
+        let config = config.clone();
+        let out = run(relance(&[
+            "--config",
+            config.to_str().unwrap(),
+            "--now",
+            "2026-04-01T11:00:00+02:00",
+            "tasks",
+            "done",
+            &id,
+            "--note",
+            "appel passé",
+        ]))
+        .await;
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    // 2 April: the formal notices; the brasserie's two invoices go in one letter.
+    cmd("2026-04-02T10:00:00+02:00", &["run", "--once"]).await;
+    let notices = tasks("2026-04-02T10:00:00+02:00").await;
+    assert_eq!(notices.len(), 3, "{notices:#?}");
+    let first = notices
+        .iter()
+        .find(|t| t["invoice"] == "F-2026-0031")
+        .unwrap();
+    let id = first["id"].as_i64().unwrap().to_string();
+    let out = run(relance(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--now",
+        "2026-04-02T10:30:00+02:00",
+        "tasks",
+        "approve",
+        &id,
+    ]))
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let left = tasks("2026-04-02T10:30:00+02:00").await;
+    assert_eq!(
+        left.len(),
+        1,
+        "Jeanne Martin's notice still waits: {left:#?}"
+    );
+    let letters: Vec<_> = std::fs::read_dir(dir.path().join("config/demo/letters"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(letters.len(), 1);
+    let doc = lopdf::Document::load(&letters[0]).unwrap();
+    let pages: Vec<u32> = doc.get_pages().keys().copied().collect();
+    let text = doc.extract_text(&pages).unwrap();
+    assert!(
+        text.contains("F-2026-0031") && text.contains("F-2026-0032"),
+        "{text}"
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("demo-out/ladder/outbox"))
+            .unwrap()
+            .count(),
+        3,
+        "two reminders and the letter sent to the approver"
+    );
+}
