@@ -134,7 +134,7 @@ pub struct InstalmentView {
 /// Late-payment figures as templates see them, formatted for the locale.
 #[derive(Debug, Clone, Serialize)]
 pub struct LateFeesView {
-    /// The amount interest runs on.
+    /// The balance still owed (interest ran on more before each partial payment).
     pub principal: String,
     /// Days late.
     pub days_late: i64,
