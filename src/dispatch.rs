@@ -400,6 +400,20 @@ impl Dispatcher {
         Some(crate::law::compute(&self.rates, &input))
     }
 
+    /// [`Dispatcher::late_fee_result`] with the payments and formal notice the store holds.
+    pub async fn late_fees_of(
+        &self,
+        invoice: &InvoiceRow,
+        customer: Option<&CustomerRow>,
+        today: chrono::NaiveDate,
+    ) -> Result<Option<Result<crate::law::LateFeeResult, crate::law::LawError>>, StoreError> {
+        let facts = self
+            .store
+            .late_fee_facts(invoice.id, &invoice.currency)
+            .await?;
+        Ok(self.late_fee_result(invoice, customer, &facts, today))
+    }
+
     async fn process(&self, row: &ClaimedReminder) -> Result<Outcome, StoreError> {
         let span = tracing::info_span!("dispatch", reminder = %row.key, step = %row.step);
         self.process_in_span(row).instrument(span).await
@@ -468,10 +482,19 @@ impl Dispatcher {
                 }),
             None => None,
         };
-        let facts = self
-            .store
-            .late_fee_facts(invoice.id, &invoice.currency)
-            .await?;
+        // Payments and notice date matter only to a step that shows late-payment figures.
+        let shows_fees = self
+            .policy
+            .steps
+            .iter()
+            .any(|s| s.id == row.step && s.show_late_fees);
+        let facts = if shows_fees {
+            self.store
+                .late_fee_facts(invoice.id, &invoice.currency)
+                .await?
+        } else {
+            crate::store::LateFeeFacts::default()
+        };
         let message = match self.message(row, &invoice, &customer, &listed, instalment, &facts) {
             Ok(m) => m,
             Err(reason) => {

@@ -83,14 +83,11 @@ pub async fn approve_letter(
     let mut rates: Vec<Decimal> = Vec::new();
     let mut claimed_total = Decimal::ZERO;
     for (_, inv) in &claimed {
-        let facts = app
-            .store
-            .late_fee_facts(inv.id, &inv.currency)
-            .await
-            .map_err(|e| e.to_string())?;
         let fees = app
             .dispatcher
-            .late_fee_result(inv, Some(&customer), &facts, today)
+            .late_fees_of(inv, Some(&customer), today)
+            .await
+            .map_err(|e| e.to_string())?
             .ok_or("the invoice has no due date")?
             .map_err(|e| {
                 format!(
@@ -334,14 +331,11 @@ pub async fn approve_handoff(
         .invoice_history(task.invoice_id)
         .await
         .map_err(|e| e.to_string())?;
-    let facts = app
-        .store
-        .late_fee_facts(invoice.id, &invoice.currency)
-        .await
-        .map_err(|e| e.to_string())?;
     let fees = app
         .dispatcher
-        .late_fee_result(&invoice, Some(&customer), &facts, today);
+        .late_fees_of(&invoice, Some(&customer), today)
+        .await
+        .map_err(|e| e.to_string())?;
     let dir = dossiers_dir(app).join(format!("{}-{}", safe(&customer.name), customer.id));
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let amounts = match &fees {
