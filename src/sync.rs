@@ -174,21 +174,27 @@ async fn reconcile(
         return Ok(0);
     }
     let now = clock.now();
-    let Some(version) = seen.version else {
-        // An empty listing is more likely a broken export than a paid-up book.
-        tracing::warn!(
-            connector = id,
-            open = absent.len(),
-            "the full listing holds no invoice: nothing closed"
-        );
-        return Ok(0);
+    let fetch = connector.capabilities().fetch;
+    let version = match seen.version {
+        Some(v) => v,
+        // The provider will be asked about each: nothing is decided on the listing alone.
+        None if fetch => now,
+        None => {
+            // An empty file is more likely a broken export than a paid-up book.
+            tracing::warn!(
+                connector = id,
+                open = absent.len(),
+                "the full listing holds no invoice: nothing closed"
+            );
+            return Ok(0);
+        }
     };
     tracing::info!(
         connector = id,
         invoices = absent.len(),
         "open invoices missing from the full listing: checking them"
     );
-    let events: Vec<InboundEvent> = if connector.capabilities().fetch {
+    let events: Vec<InboundEvent> = if fetch {
         // Inbox rows of 100 objects: one the provider cannot give back holds up few others.
         absent
             .chunks(100)
