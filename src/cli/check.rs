@@ -275,6 +275,32 @@ pub(super) async fn run(path: &Path, clock: &Arc<dyn Clock>) -> Result<ExitCode>
         );
     }
 
+    if p.steps
+        .iter()
+        .any(|s| s.channel == crate::policy::config::ChannelKind::Letter)
+    {
+        let c = &config.company;
+        println!(
+            "  letters     from {}{}{}; written to {}",
+            c.legal_name,
+            c.address
+                .as_deref()
+                .map(|a| format!(", {a}"))
+                .unwrap_or_default(),
+            c.bank
+                .as_deref()
+                .map(|b| format!("; {b}"))
+                .unwrap_or_default(),
+            config.base_dir.join("letters").display()
+        );
+        if c.address.is_none() {
+            println!(
+                "  warning: company.address is not set: formal notices will show no address for {}",
+                c.legal_name
+            );
+        }
+    }
+
     let key = crate::store::SecretKey::from_config(config.secret_key.as_ref());
     let oauth = config.connectors.iter().any(|c| {
         matches!(
